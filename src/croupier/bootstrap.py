@@ -1,0 +1,108 @@
+"""The composition root: builds the services of one process from the settings (one `bootstrap()` per process)."""
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from croupier.kit.config import Settings
+from croupier.kit.db import Database
+from croupier.kit.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
+from croupier.kit.migrations import Migration, apply_migrations
+from croupier.kit.money import CurrencyRegistry
+from croupier.wallet.client import InProcessWalletClient, WalletClient
+from croupier.wallet.service import WalletService
+
+#: (schema, package) of every service with migrations, in the order they are applied.
+SERVICES: tuple[tuple[str, str], ...] = (("wallet", "croupier.wallet"),)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    currencies: CurrencyRegistry
+    services: tuple[str, ...]
+    wallet: WalletService | None = None
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def wallet_client(self) -> WalletClient:
+        client: WalletClient = self.clients["wallet"]
+        return client
+
+
+async def migrate(url: str, services: tuple[str, ...] | None = None) -> dict[str, list[Migration]]:
+    """Apply each service's pending migrations (one history per schema); return what was applied now."""
+    db = Database(url, min_size=1, max_size=1)
+    await db.connect()
+    applied: dict[str, list[Migration]] = {}
+    try:
+        async with db.connection() as connection:
+            for schema, package in SERVICES:
+                if services is None or schema in services:
+                    applied[schema] = await apply_migrations(connection, schema, package)  # type: ignore[arg-type]
+    finally:
+        await db.close()
+    return applied
+
+
+async def bootstrap(settings: Settings, url: str, services: tuple[str, ...] = ("wallet",)) -> Platform:
+    await migrate(url, services)
+    db = Database(url, min_size=2, max_size=settings.db_pool_size)
+    await db.connect()
+    currencies = CurrencyRegistry.default(settings.currency_exponents)
+    platform = Platform(settings=settings, db=db, currencies=currencies, services=services)
+    try:
+        if "wallet" in services:
+            platform.wallet = WalletService(
+                db,
+                currencies,
+                batch_max=settings.wallet_batch_max,
+                hold_sweep_seconds=settings.wallet_hold_sweep_seconds,
+            )
+            await platform.wallet.start()
+            platform.clients["wallet"] = InProcessWalletClient(platform.wallet)
+    except BaseException:
+        await db.close()
+        raise
+    return platform
+
+
+async def shutdown(platform: Platform) -> None:
+    if platform.wallet is not None:
+        await platform.wallet.stop()
+    await platform.db.close()
+
+
+@contextlib.asynccontextmanager
+async def running_platform(settings: Settings, url: str, services: tuple[str, ...] = ("wallet",)) -> AsyncIterator[
+    Platform
+]:
+    platform = await bootstrap(settings, url, services)
+    try:
+        yield platform
+    finally:
+        await shutdown(platform)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
+    """The configured PostgreSQL URL, or an embedded server started for the duration of the block."""
+    if settings.database_url:
+        yield settings.database_url, None
+        return
+    server = EmbeddedPostgres(settings.data_dir, settings.pg_port)
+    try:
+        url = server.start()
+    except EmbeddedPostgresError:
+        # Another Croupier (e.g. `croupier up`) owns this data directory: use its server, leave it running.
+        running = server.running_url()
+        if running is None:
+            raise
+        yield running, None
+        return
+    try:
+        yield url, server
+    finally:
+        server.stop()

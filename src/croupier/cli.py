@@ -1,0 +1,169 @@
+"""The `croupier` command."""
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+import croupier
+from croupier.bootstrap import SERVICES, database_url, migrate
+from croupier.kit.config import Settings
+from croupier.kit.db import Database
+from croupier.kit.embedded_pg import find_free_port
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Croupier: the platform layer of an online casino.")
+wallet_app = typer.Typer(no_args_is_help=True, help="Wallet ledger tools.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (commands that print numbers, never tests).")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Embedded PostgreSQL data directory [env CROUPIER_DATA_DIR].")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Use this PostgreSQL instead of the embedded one [env CROUPIER_DATABASE_URL]."),
+]
+
+
+def _settings(data_dir: Path | None = None, database_url: str | None = None, **overrides: object) -> Settings:
+    values: dict[str, object] = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    if database_url is not None:
+        values["database_url"] = database_url
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    database_url_: DatabaseUrl = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [env CROUPIER_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port [env CROUPIER_PORT]; 0 picks a free one.")] = None,
+    pg_port: Annotated[int | None, typer.Option(help="Embedded PostgreSQL port [env CROUPIER_PG_PORT].")] = None,
+) -> None:
+    """Run the whole platform in one process: embedded PostgreSQL, migrations, every service's HTTP API."""
+    settings = _settings(data_dir, database_url_, host=host, port=port, pg_port=pg_port)
+    _serve(settings, ("wallet",))
+
+
+@app.command()
+def serve(
+    service: Annotated[list[str], typer.Option("--service", help="Service to run (repeatable): wallet.")],
+    database_url_: DatabaseUrl = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
+) -> None:
+    """Run some services in this process against an existing PostgreSQL (the split deployment)."""
+    known = {schema for schema, _ in SERVICES}
+    unknown = sorted(set(service) - known)
+    if unknown:
+        err.print(f"[red]unknown service(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}[/red]")
+        raise typer.Exit(2)
+    settings = _settings(None, database_url_, host=host, port=port)
+    if not settings.database_url:
+        err.print("[red]croupier serve needs --database-url or CROUPIER_DATABASE_URL[/red]")
+        raise typer.Exit(2)
+    _serve(settings, tuple(service))
+
+
+def _serve(settings: Settings, services: tuple[str, ...]) -> None:
+    from croupier.app import build_app
+
+    _logging(settings.log_level)
+    with database_url(settings) as (url, server):
+        if server is not None:
+            console.print(f"PostgreSQL {server.pgdata} listening on 127.0.0.1:{server.port} (password in "
+                          f"{server.password_file})")
+        port = settings.port or find_free_port(settings.host)
+        app = build_app(settings=settings, url=url)
+        config = uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
+        console.print(f"Croupier {croupier.__version__} serving {', '.join(services)} on http://{settings.host}:{port}")
+        console.print(f"API docs: http://{settings.host}:{port}/docs   OpenAPI: http://{settings.host}:{port}/openapi.json")
+        uvicorn.Server(config).run()
+    console.print("stopped")
+
+
+@app.command("migrate")
+def migrate_command(data_dir: DataDir = None, database_url_: DatabaseUrl = None) -> None:
+    """Apply every service's pending migrations (one history per service schema)."""
+    settings = _settings(data_dir, database_url_)
+    with database_url(settings) as (url, _):
+        applied = asyncio.run(migrate(url))
+    for schema, migrations in applied.items():
+        if migrations:
+            for migration in migrations:
+                console.print(f"{schema}: applied {migration.version:04d}_{migration.name}")
+        else:
+            console.print(f"{schema}: up to date")
+
+
+@wallet_app.command("verify")
+def wallet_verify(
+    data_dir: DataDir = None,
+    database_url_: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute every balance from the transfers; exit 1 on any discrepancy."""
+    from croupier.wallet.verify import VerifyReport, verify_ledger
+
+    settings = _settings(data_dir, database_url_)
+
+    async def run(url: str) -> VerifyReport:
+        await migrate(url, ("wallet",))
+        db = Database(url, min_size=1, max_size=2)
+        await db.connect()
+        try:
+            return await verify_ledger(db)
+        finally:
+            await db.close()
+
+    with database_url(settings) as (url, _):
+        report = asyncio.run(run(url))
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        table = Table(title="Wallet ledger by currency")
+        for column in ("currency", "transfers", "moved", "debits posted", "credits posted", "pending"):
+            table.add_column(column, justify="right")
+        for code, totals in sorted(report.currencies.items()):
+            table.add_row(
+                code,
+                str(totals.get("transfers", 0)),
+                str(totals.get("moved", 0)),
+                str(totals.get("debits_posted", 0)),
+                str(totals.get("credits_posted", 0)),
+                str(totals.get("debits_pending", 0)),
+            )
+        console.print(table)
+        console.print(f"{report.accounts} accounts, {report.transfers} transfers checked")
+        for problem in report.discrepancies:
+            console.print(f"[red]DISCREPANCY[/red] {problem.check} {problem.subject}: {problem.detail}")
+        console.print("[green]clean[/green]" if report.clean else f"[red]{len(report.discrepancies)} discrepancies[/red]")
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(croupier.__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,35 @@
+"""Configuration from the environment (prefix CROUPIER_) with defaults that work on a laptop.
+
+Every setting is documented in docs/configuration.md; keep the two in step.
+"""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CROUPIER_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL to use instead of the embedded server (then none is started).",
+    )
+    data_dir: Path = Field(default=Path(".croupier"), description="Where the embedded PostgreSQL keeps its data.")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API (0 picks a free one).")
+    pg_port: int = Field(default=0, ge=0, le=65535, description="Port of the embedded PostgreSQL (0 picks a free one).")
+    db_pool_size: int = Field(default=10, ge=2, le=200, description="Connections in the service's pool.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
+    currency_exponents: dict[str, int] = Field(
+        default_factory=dict,
+        description='Precision of crypto assets, e.g. {"ETH": 18}; ISO 4217 exponents are fixed.',
+    )
+    wallet_batch_max: int = Field(
+        default=1000, ge=1, le=10_000, description="Most wallet commands applied in one database transaction."
+    )
+    wallet_hold_sweep_seconds: float = Field(
+        default=1.0, gt=0, description="How often expired holds are looked for and voided."
+    )
+    log_level: str = Field(default="info", description="Log level of the platform's loggers.")

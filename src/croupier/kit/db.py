@@ -1,0 +1,65 @@
+"""PostgreSQL access: one asyncpg pool per process (or per service in the split deployment).
+
+The request (or batch) boundary owns the transaction: code below it receives a connection that is already inside a
+transaction and never commits on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from croupier.kit.serialization import dumps_str, loads
+
+
+async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=dumps_str,
+        decoder=loads,
+        schema="pg_catalog",
+    )
+
+
+class Database:
+    """A connection pool with JSON codecs installed; `transaction()` is the unit of work."""
+
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: asyncpg.Pool[Any] | None = None
+
+    async def connect(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.url,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            init=_init_connection,
+            command_timeout=60,
+            server_settings={"application_name": "croupier"},
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> "asyncpg.Pool[Any]":
+        if self._pool is None:
+            raise RuntimeError("database is not connected")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["asyncpg.pool.PoolConnectionProxy[Any]"]:
+        async with self.pool.acquire() as connection, connection.transaction():
+            yield connection
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator["asyncpg.pool.PoolConnectionProxy[Any]"]:
+        async with self.pool.acquire() as connection:
+            yield connection

@@ -1,0 +1,99 @@
+"""Forward-only SQL migrations, one history per service schema.
+
+Each service keeps `src/croupier/<service>/migrations/NNNN_title.sql`. A migration runs in its own transaction together
+with the row that records it in `<schema>.schema_migrations`, so a crash leaves it either fully applied or not at all.
+An applied file must never change: its checksum is recorded, and a mismatch stops the platform from starting.
+An advisory lock per schema lets several processes start at once without applying a migration twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(package: str) -> list[Migration]:
+    """Read `<package>.migrations/*.sql` in version order; versions must be 1, 2, 3, ... without gaps."""
+    found: list[Migration] = []
+    for entry in resources.files(package).joinpath("migrations").iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise MigrationError(f"{package}: migration {expected:04d} is missing (found {migration.version:04d})")
+    return found
+
+
+async def apply_migrations(connection: "asyncpg.Connection[Any]", schema: str, package: str) -> list[Migration]:
+    """Apply the pending migrations of one service schema; return those applied now."""
+    if not re.fullmatch(r"[a-z_]+", schema):
+        raise MigrationError(f"invalid schema name {schema!r}")
+    migrations = load_migrations(package)
+    lock_key = zlib.crc32(f"croupier.migrations.{schema}".encode())
+    applied_now: list[Migration] = []
+    await connection.execute("SELECT pg_advisory_lock($1)", lock_key)
+    try:
+        await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await connection.execute(
+            f"""CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )"""
+        )
+        rows = await connection.fetch(f"SELECT version, name, checksum FROM {schema}.schema_migrations")
+        recorded = {row["version"]: row for row in rows}
+        known = {m.version for m in migrations}
+        unknown = sorted(set(recorded) - known)
+        if unknown:
+            raise MigrationError(
+                f"schema {schema} has migrations {unknown} that this version of Croupier does not know: "
+                "the database is newer than the code"
+            )
+        for migration in migrations:
+            row = recorded.get(migration.version)
+            if row is not None:
+                if row["checksum"] != migration.checksum:
+                    raise MigrationError(
+                        f"{schema} migration {migration.version:04d}_{migration.name} was changed after it was "
+                        "applied; write a new migration instead"
+                    )
+                continue
+            async with connection.transaction():
+                await connection.execute(migration.sql)
+                await connection.execute(
+                    f"INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            applied_now.append(migration)
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", lock_key)
+    return applied_now

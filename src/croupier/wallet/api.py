@@ -1,0 +1,205 @@
+"""The wallet's HTTP API (/v1/wallet). HTTP in, schemas out: no SQL and no business rules here.
+
+Money-moving endpoints answer 201 when the command was applied now and 200 with `Idempotent-Replayed: true` when the
+idempotency key was already used with the same content (the body is then the original response, byte for byte).
+"""
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from croupier.kit.http import PROBLEM_SCHEMA, json_response
+from croupier.kit.money import MAX_MINOR_UNITS
+from croupier.wallet import schemas
+from croupier.wallet.service import MAX_PAGE, WalletService
+
+router = APIRouter(prefix="/v1/wallet", tags=["wallet"])
+
+
+def wallet_service(request: Request) -> WalletService:
+    service: WalletService = request.app.state.wallet
+    return service
+
+
+Wallet = Annotated[WalletService, Depends(wallet_service)]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page", max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: PROBLEM_SCHEMA for status in (400, 404, 409, 413, 415, 422, 503)
+}
+
+
+def _command_responses(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    return {
+        **_ERRORS,
+        200: {
+            "model": model,
+            "description": "Replay: this idempotency key was already applied with the same content; the original "
+            "response is returned unchanged (header Idempotent-Replayed: true).",
+        },
+    }
+
+
+def _command_result(result: dict[str, Any], replayed: bool) -> Response:
+    if replayed:
+        return json_response(result, 200, {"Idempotent-Replayed": "true"})
+    return json_response(result, 201)
+
+
+# -- accounts -------------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/accounts",
+    response_model=schemas.AccountOut,
+    status_code=201,
+    summary="Open an account",
+    responses={**_ERRORS, 200: {"model": schemas.AccountOut, "description": "The identical account already existed."}},
+)
+async def open_account(body: schemas.OpenAccountRequest, wallet: Wallet) -> Response:
+    account, created = await wallet.open_account(body)
+    return json_response(account, 201 if created else 200)
+
+
+@router.get("/accounts", response_model=schemas.AccountPage, summary="List accounts", responses=_ERRORS)
+async def list_accounts(
+    wallet: Wallet,
+    brand_id: Annotated[str | None, Query(max_length=64)] = None,
+    owner_type: Literal["player", "house"] | None = None,
+    owner_id: Annotated[str | None, Query(max_length=64)] = None,
+    currency: Annotated[str | None, Query(max_length=10)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Response:
+    page = await wallet.list_accounts(
+        brand_id=brand_id, owner_type=owner_type, owner_id=owner_id, currency=currency, cursor=cursor, limit=limit
+    )
+    return json_response(page)
+
+
+@router.get("/accounts/{account_id}", response_model=schemas.AccountOut, summary="Get an account", responses=_ERRORS)
+async def get_account(account_id: UUID, wallet: Wallet) -> Response:
+    return json_response(await wallet.get_account(account_id))
+
+
+@router.get(
+    "/accounts/{account_id}/balance",
+    response_model=schemas.BalanceOut,
+    summary="Get an account's balance (posted, pending, available)",
+    responses=_ERRORS,
+)
+async def get_balance(account_id: UUID, wallet: Wallet) -> Response:
+    return json_response(await wallet.get_balance(account_id))
+
+
+@router.get(
+    "/accounts/{account_id}/transfers",
+    response_model=schemas.TransferPage,
+    summary="List an account's transfers, newest first",
+    responses=_ERRORS,
+)
+async def list_account_transfers(account_id: UUID, wallet: Wallet, cursor: Cursor = None, limit: Limit = 100) -> Response:
+    return json_response(await wallet.list_transfers(account_id=account_id, cursor=cursor, limit=limit))
+
+
+# -- transfers ------------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/transfers",
+    response_model=schemas.TransferResultOut,
+    status_code=201,
+    summary="Move money (one transfer)",
+    responses=_command_responses(schemas.TransferResultOut),
+)
+async def create_transfer(body: schemas.CreateTransferRequest, wallet: Wallet) -> Response:
+    return _command_result(*await wallet.transfer(body))
+
+
+@router.post(
+    "/transfers/batch",
+    response_model=schemas.BatchResultOut,
+    status_code=201,
+    summary="Move money in several transfers atomically (all or none)",
+    responses=_command_responses(schemas.BatchResultOut),
+)
+async def create_batch(body: schemas.CreateBatchRequest, wallet: Wallet) -> Response:
+    return _command_result(*await wallet.transfer_batch(body))
+
+
+@router.get("/transfers", response_model=schemas.TransferPage, summary="List transfers, newest first", responses=_ERRORS)
+async def list_transfers(wallet: Wallet, cursor: Cursor = None, limit: Limit = 100) -> Response:
+    return json_response(await wallet.list_transfers(cursor=cursor, limit=limit))
+
+
+@router.get(
+    "/transfers/{transfer_id}", response_model=schemas.TransferOut, summary="Get a transfer", responses=_ERRORS
+)
+async def get_transfer(transfer_id: UUID, wallet: Wallet) -> Response:
+    return json_response(await wallet.get_transfer(transfer_id))
+
+
+@router.post(
+    "/reversals",
+    response_model=schemas.ReversalOut,
+    status_code=201,
+    summary="Reverse a transfer (by id or by idempotency key; tombstones an unseen key)",
+    responses=_command_responses(schemas.ReversalOut),
+)
+async def reverse_transfer(body: schemas.ReverseTransferRequest, wallet: Wallet) -> Response:
+    return _command_result(*await wallet.reverse(body))
+
+
+# -- holds ----------------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/holds",
+    response_model=schemas.TransferResultOut,
+    status_code=201,
+    summary="Reserve funds (two-phase transfer)",
+    responses=_command_responses(schemas.TransferResultOut),
+)
+async def create_hold(body: schemas.CreateHoldRequest, wallet: Wallet) -> Response:
+    return _command_result(*await wallet.create_hold(body))
+
+
+@router.get("/holds/{hold_id}", response_model=schemas.HoldOut, summary="Get a hold and its status", responses=_ERRORS)
+async def get_hold(hold_id: UUID, wallet: Wallet) -> Response:
+    return json_response(await wallet.get_hold(hold_id))
+
+
+@router.post(
+    "/holds/{hold_id}/post",
+    response_model=schemas.TransferResultOut,
+    status_code=201,
+    summary="Post a hold, fully or partly (the rest is released)",
+    responses=_command_responses(schemas.TransferResultOut),
+)
+async def post_hold(hold_id: UUID, body: schemas.PostHoldRequest, wallet: Wallet) -> Response:
+    return _command_result(*await wallet.post_hold(hold_id, body))
+
+
+@router.post(
+    "/holds/{hold_id}/void",
+    response_model=schemas.TransferResultOut,
+    status_code=201,
+    summary="Void a hold (release it in full)",
+    responses=_command_responses(schemas.TransferResultOut),
+)
+async def void_hold(hold_id: UUID, body: schemas.VoidHoldRequest, wallet: Wallet) -> Response:
+    return _command_result(*await wallet.void_hold(hold_id, body))
+
+
+# -- reference data -------------------------------------------------------------------------------------------------
+
+
+@router.get("/currencies", summary="Currencies and their exponents (minor units per major unit = 10^exponent)")
+async def list_currencies(wallet: Wallet) -> list[dict[str, Any]]:
+    return [
+        {"code": c.code, "exponent": c.exponent, "name": c.name, "kind": c.kind, "max_amount": MAX_MINOR_UNITS}
+        for c in wallet.currencies
+    ]

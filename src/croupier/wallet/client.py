@@ -1,0 +1,360 @@
+"""The wallet's public interface for other services, with two transports that behave the same.
+
+- `InProcessWalletClient` calls the service object directly (all-in-one process: no HTTP, no JSON).
+- `HttpWalletClient` calls the wallet's HTTP API (split deployment) and turns problem+json back into the same
+  exceptions, so callers handle `InsufficientFunds` the same way whichever transport they were given.
+
+Every money-moving call carries an idempotency key in its request: retrying it after a timeout or a crash is always
+safe and returns the original result.
+"""
+
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
+
+import httpx
+
+from croupier.kit.errors import (
+    AmountOutOfRange,
+    Conflict,
+    DomainError,
+    NotFound,
+    ServiceUnavailable,
+    UnknownCurrency,
+    ValidationFailed,
+)
+from croupier.wallet.errors import (
+    WALLET_ERRORS,
+    AccountNotFound,
+    AlreadyReversed,
+    AmountOverflow,
+    BrandMismatch,
+    CurrencyMismatch,
+    HoldAlreadyResolved,
+    HoldExpired,
+    HoldNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    NotReversible,
+    PostExceedsHold,
+    TransferNotFound,
+    TransferTombstoned,
+)
+from croupier.wallet.schemas import (
+    AccountOut,
+    AccountPage,
+    BalanceOut,
+    BatchResultOut,
+    CreateBatchRequest,
+    CreateHoldRequest,
+    CreateTransferRequest,
+    HoldOut,
+    OpenAccountRequest,
+    PostHoldRequest,
+    ReversalOut,
+    ReverseTransferRequest,
+    TransferLegIn,
+    TransferOut,
+    TransferPage,
+    TransferResultOut,
+    VoidHoldRequest,
+)
+
+if TYPE_CHECKING:
+    from croupier.wallet.service import WalletService
+
+__all__ = [
+    "AccountNotFound",
+    "AccountOut",
+    "AccountPage",
+    "AlreadyReversed",
+    "AmountOutOfRange",
+    "AmountOverflow",
+    "BalanceOut",
+    "BatchResultOut",
+    "BrandMismatch",
+    "CreateBatchRequest",
+    "CreateHoldRequest",
+    "CreateTransferRequest",
+    "CurrencyMismatch",
+    "HoldAlreadyResolved",
+    "HoldExpired",
+    "HoldNotFound",
+    "HoldOut",
+    "HttpWalletClient",
+    "IdempotencyConflict",
+    "InProcessWalletClient",
+    "InsufficientFunds",
+    "NotReversible",
+    "OpenAccountRequest",
+    "PostExceedsHold",
+    "PostHoldRequest",
+    "ReversalOut",
+    "ReverseTransferRequest",
+    "TransferLegIn",
+    "TransferNotFound",
+    "TransferOut",
+    "TransferPage",
+    "TransferResultOut",
+    "TransferTombstoned",
+    "UnknownCurrency",
+    "VoidHoldRequest",
+    "WalletClient",
+]
+
+
+class WalletClient(Protocol):
+    async def open_account(self, request: OpenAccountRequest) -> AccountOut:
+        """Open an account, or return the identical existing one (same brand, owner, kind, label, currency)."""
+        ...
+
+    async def get_account(self, account_id: UUID) -> AccountOut:
+        """The account with its current balance. Raises AccountNotFound."""
+        ...
+
+    async def get_balance(self, account_id: UUID) -> BalanceOut:
+        """Posted, pending and available balance, read consistently from one row."""
+        ...
+
+    async def list_accounts(
+        self,
+        *,
+        brand_id: str | None = None,
+        owner_type: str | None = None,
+        owner_id: str | None = None,
+        currency: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AccountPage:
+        """Accounts matching the filters, keyset-paginated."""
+        ...
+
+    async def transfer(self, request: CreateTransferRequest) -> TransferResultOut:
+        """Move money now. Raises InsufficientFunds, CurrencyMismatch, AccountNotFound, IdempotencyConflict, ..."""
+        ...
+
+    async def transfer_batch(self, request: CreateBatchRequest) -> BatchResultOut:
+        """Move money in several transfers atomically (all or none)."""
+        ...
+
+    async def create_hold(self, request: CreateHoldRequest) -> TransferResultOut:
+        """Reserve funds (two-phase transfer, first phase)."""
+        ...
+
+    async def post_hold(self, hold_id: UUID, request: PostHoldRequest) -> TransferResultOut:
+        """Move all or part of a held amount; the rest is released."""
+        ...
+
+    async def void_hold(self, hold_id: UUID, request: VoidHoldRequest) -> TransferResultOut:
+        """Release a hold in full."""
+        ...
+
+    async def reverse(self, request: ReverseTransferRequest) -> ReversalOut:
+        """Undo a transfer with an opposite one; by idempotency key, tombstone a transfer not seen yet."""
+        ...
+
+    async def get_transfer(self, transfer_id: UUID) -> TransferOut:
+        """One transfer. Raises TransferNotFound."""
+        ...
+
+    async def get_hold(self, hold_id: UUID) -> HoldOut:
+        """A hold with its status (open, posted, voided, expired) and resolution."""
+        ...
+
+    async def list_transfers(
+        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+    ) -> TransferPage:
+        """Transfers newest first (of one account, or all), keyset-paginated."""
+        ...
+
+
+class InProcessWalletClient:
+    """Calls the wallet service in this process."""
+
+    def __init__(self, service: "WalletService") -> None:
+        self._service = service
+
+    async def open_account(self, request: OpenAccountRequest) -> AccountOut:
+        account, _ = await self._service.open_account(request)
+        return AccountOut.model_validate(account)
+
+    async def get_account(self, account_id: UUID) -> AccountOut:
+        return AccountOut.model_validate(await self._service.get_account(account_id))
+
+    async def get_balance(self, account_id: UUID) -> BalanceOut:
+        return BalanceOut.model_validate(await self._service.get_balance(account_id))
+
+    async def list_accounts(
+        self,
+        *,
+        brand_id: str | None = None,
+        owner_type: str | None = None,
+        owner_id: str | None = None,
+        currency: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AccountPage:
+        page = await self._service.list_accounts(
+            brand_id=brand_id, owner_type=owner_type, owner_id=owner_id, currency=currency, cursor=cursor, limit=limit
+        )
+        return AccountPage.model_validate(page)
+
+    async def transfer(self, request: CreateTransferRequest) -> TransferResultOut:
+        result, _ = await self._service.transfer(request)
+        return TransferResultOut.model_validate(result)
+
+    async def transfer_batch(self, request: CreateBatchRequest) -> BatchResultOut:
+        result, _ = await self._service.transfer_batch(request)
+        return BatchResultOut.model_validate(result)
+
+    async def create_hold(self, request: CreateHoldRequest) -> TransferResultOut:
+        result, _ = await self._service.create_hold(request)
+        return TransferResultOut.model_validate(result)
+
+    async def post_hold(self, hold_id: UUID, request: PostHoldRequest) -> TransferResultOut:
+        result, _ = await self._service.post_hold(hold_id, request)
+        return TransferResultOut.model_validate(result)
+
+    async def void_hold(self, hold_id: UUID, request: VoidHoldRequest) -> TransferResultOut:
+        result, _ = await self._service.void_hold(hold_id, request)
+        return TransferResultOut.model_validate(result)
+
+    async def reverse(self, request: ReverseTransferRequest) -> ReversalOut:
+        result, _ = await self._service.reverse(request)
+        return ReversalOut.model_validate(result)
+
+    async def get_transfer(self, transfer_id: UUID) -> TransferOut:
+        return TransferOut.model_validate(await self._service.get_transfer(transfer_id))
+
+    async def get_hold(self, hold_id: UUID) -> HoldOut:
+        return HoldOut.model_validate(await self._service.get_hold(hold_id))
+
+    async def list_transfers(
+        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+    ) -> TransferPage:
+        page = await self._service.list_transfers(account_id=account_id, cursor=cursor, limit=limit)
+        return TransferPage.model_validate(page)
+
+
+_ERRORS_BY_CODE: dict[str, type[DomainError]] = {
+    error.code: error
+    for error in (
+        *WALLET_ERRORS,
+        ValidationFailed,
+        NotFound,
+        Conflict,
+        UnknownCurrency,
+        AmountOutOfRange,
+        ServiceUnavailable,
+    )
+}
+_PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}
+
+
+class HttpWalletClient:
+    """Calls a wallet over HTTP. Pass the base URL of the process serving the wallet (e.g. http://127.0.0.1:8000)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self._owns_http = http is None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        try:
+            response = await self._http.request(
+                method,
+                "/v1/wallet" + path,
+                json=json,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+            )
+        except httpx.TransportError as error:
+            raise ServiceUnavailable(f"wallet unreachable: {error}; retry with the same idempotency key") from error
+        if response.status_code >= 400:
+            raise _error_from_problem(response)
+        return response.json()
+
+    async def open_account(self, request: OpenAccountRequest) -> AccountOut:
+        data = await self._call("POST", "/accounts", json=request.model_dump(mode="json"))
+        return AccountOut.model_validate(data)
+
+    async def get_account(self, account_id: UUID) -> AccountOut:
+        return AccountOut.model_validate(await self._call("GET", f"/accounts/{account_id}"))
+
+    async def get_balance(self, account_id: UUID) -> BalanceOut:
+        return BalanceOut.model_validate(await self._call("GET", f"/accounts/{account_id}/balance"))
+
+    async def list_accounts(
+        self,
+        *,
+        brand_id: str | None = None,
+        owner_type: str | None = None,
+        owner_id: str | None = None,
+        currency: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AccountPage:
+        params = {
+            "brand_id": brand_id,
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "currency": currency,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return AccountPage.model_validate(await self._call("GET", "/accounts", params=params))
+
+    async def transfer(self, request: CreateTransferRequest) -> TransferResultOut:
+        data = await self._call("POST", "/transfers", json=request.model_dump(mode="json"))
+        return TransferResultOut.model_validate(data)
+
+    async def transfer_batch(self, request: CreateBatchRequest) -> BatchResultOut:
+        data = await self._call("POST", "/transfers/batch", json=request.model_dump(mode="json"))
+        return BatchResultOut.model_validate(data)
+
+    async def create_hold(self, request: CreateHoldRequest) -> TransferResultOut:
+        data = await self._call("POST", "/holds", json=request.model_dump(mode="json", exclude_none=True))
+        return TransferResultOut.model_validate(data)
+
+    async def post_hold(self, hold_id: UUID, request: PostHoldRequest) -> TransferResultOut:
+        data = await self._call("POST", f"/holds/{hold_id}/post", json=request.model_dump(mode="json"))
+        return TransferResultOut.model_validate(data)
+
+    async def void_hold(self, hold_id: UUID, request: VoidHoldRequest) -> TransferResultOut:
+        data = await self._call("POST", f"/holds/{hold_id}/void", json=request.model_dump(mode="json"))
+        return TransferResultOut.model_validate(data)
+
+    async def reverse(self, request: ReverseTransferRequest) -> ReversalOut:
+        data = await self._call("POST", "/reversals", json=request.model_dump(mode="json", exclude_none=True))
+        return ReversalOut.model_validate(data)
+
+    async def get_transfer(self, transfer_id: UUID) -> TransferOut:
+        return TransferOut.model_validate(await self._call("GET", f"/transfers/{transfer_id}"))
+
+    async def get_hold(self, hold_id: UUID) -> HoldOut:
+        return HoldOut.model_validate(await self._call("GET", f"/holds/{hold_id}"))
+
+    async def list_transfers(
+        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+    ) -> TransferPage:
+        params = {"cursor": cursor, "limit": limit}
+        path = f"/accounts/{account_id}/transfers" if account_id is not None else "/transfers"
+        return TransferPage.model_validate(await self._call("GET", path, params=params))
+
+
+def _error_from_problem(response: httpx.Response) -> DomainError:
+    try:
+        problem = response.json()
+        code = problem["code"]
+        detail = problem.get("detail", "")
+    except (ValueError, KeyError, TypeError):
+        if response.status_code >= 500:
+            return ServiceUnavailable(f"wallet answered {response.status_code}")
+        return ValidationFailed(f"wallet answered {response.status_code}: {response.text[:200]}")
+    error_class = _ERRORS_BY_CODE.get(code)
+    extensions = {k: v for k, v in problem.items() if k not in _PROBLEM_FIELDS}
+    if error_class is None:
+        error_class = ServiceUnavailable if response.status_code >= 500 else ValidationFailed
+        extensions["remote_code"] = code
+    return error_class(detail, **extensions)

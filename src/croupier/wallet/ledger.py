@@ -1,0 +1,163 @@
+"""The ledger writer: concurrent commands are applied in batches, many per database transaction.
+
+Why: every bet touches the brand's house account. If each transfer locked that row in its own transaction, the
+platform would run at the speed of one row lock. Here a single writer task takes whatever commands are waiting (up to
+`batch_max`), locks the accounts they touch in id order, applies them in memory (rules.BatchApplier), writes all rows
+with one statement per table and one UPDATE per touched account, and commits. Callers are answered only after the
+commit. While one batch commits, the next one fills up, so batches grow with the load.
+
+The batch transaction is the unit of work: it owns the commit (docs/adr/0002-batched-ledger-writer.md).
+
+Faults: a unique-key race with another process (two writers, same idempotency key or hold) or a deadlock rolls the
+batch back and applies it again from fresh reads. A lost database connection (PostgreSQL restarting) is retried for a
+while: this is safe because every command carries an idempotency key, so a batch whose commit did reach the disk
+is replayed, not applied twice. Past the deadline the callers get service_unavailable and retry with the same key.
+"""
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from croupier.kit.db import Database
+from croupier.kit.errors import ServiceUnavailable
+from croupier.wallet import repository
+from croupier.wallet.rules import BatchApplier, Command, Outcome
+
+logger = logging.getLogger(__name__)
+
+_RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+_CONNECTION_FAULTS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncio.TimeoutError,
+)
+
+
+class LedgerWriter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        batch_max: int = 1000,
+        unavailable_after: float = 20.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self._batch_max = batch_max
+        self._unavailable_after = unavailable_after
+        self._clock = clock
+        self._queue: deque[tuple[Command, asyncio.Future[Outcome]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.batches = 0
+        self.commands = 0
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="wallet-ledger-writer")
+
+    async def stop(self) -> None:
+        """Finish every command already submitted, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def submit(self, command: Command) -> Outcome:
+        if self._stopping or self._task is None:
+            raise ServiceUnavailable("the wallet is shutting down; retry with the same idempotency key")
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.append((command, future))
+        self._wakeup.set()
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            size = min(len(self._queue), self._batch_max)
+            batch = [self._queue.popleft() for _ in range(size)]
+            try:
+                outcomes = await self._apply_with_retries([command for command, _ in batch])
+            except Exception as error:  # never let the writer die: answer the batch, keep serving
+                logger.exception("ledger batch failed")
+                failure = error if isinstance(error, ServiceUnavailable) else ServiceUnavailable(
+                    "the ledger could not apply the request; retry with the same idempotency key"
+                )
+                outcomes = [Outcome(error=failure)] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+            self.batches += 1
+            self.commands += len(batch)
+
+    async def _apply_with_retries(self, commands: list[Command]) -> list[Outcome]:
+        deadline = time.monotonic() + self._unavailable_after
+        delay = 0.05
+        races = 0
+        while True:
+            try:
+                return await self._apply(commands)
+            except _RACES as race:
+                races += 1
+                if races > 20:
+                    raise
+                logger.info("ledger batch raced another writer (%s); applying it again", type(race).__name__)
+            except _CONNECTION_FAULTS as fault:
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable(
+                        "the wallet database is unavailable; retry with the same idempotency key"
+                    ) from fault
+                logger.warning("ledger database unavailable (%s); retrying in %.2fs", fault, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _apply(self, commands: list[Command]) -> list[Outcome]:
+        keys: set[str] = set()
+        target_keys: set[str] = set()
+        transfer_ids = set()
+        for command in commands:
+            keys.add(command.key)
+            if command.target_key is not None:
+                target_keys.add(command.target_key)
+            if command.hold_id is not None:
+                transfer_ids.add(command.hold_id)
+            if command.target_id is not None:
+                transfer_ids.add(command.target_id)
+        now = self._clock()
+        async with self._db.transaction() as connection:
+            requests = await repository.load_requests(connection, list(keys | target_keys))
+            transfers, by_key = await repository.load_transfers(connection, list(transfer_ids), list(target_keys))
+            account_ids = set()
+            for command in commands:
+                for leg in command.legs:
+                    account_ids.add(leg.debit)
+                    account_ids.add(leg.credit)
+            for known in transfers.values():
+                account_ids.add(known.row["debit_account_id"])
+                account_ids.add(known.row["credit_account_id"])
+            accounts = await repository.lock_accounts(connection, account_ids)
+            applier = BatchApplier(now, accounts, requests, transfers, by_key)
+            outcomes = [applier.apply(command) for command in commands]
+            await repository.write_batch(connection, applier, now)
+        return outcomes
+
+    def stats(self) -> dict[str, Any]:
+        return {"batches": self.batches, "commands": self.commands, "queued": len(self._queue)}

@@ -1,0 +1,485 @@
+"""The ledger's rules, applied in memory to one batch of commands (no I/O here).
+
+The writer loads what a batch needs (the accounts, locked in id order; the idempotency records and transfers the
+commands name), then applies the commands one after another through `BatchApplier`. Each command either succeeds, and
+adds rows to write, or is refused with a DomainError and changes nothing. The writer then writes every row of the batch
+in one transaction: one UPDATE per touched account, however many commands touched it.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from croupier.kit.errors import DomainError
+from croupier.kit.ids import uuid7
+from croupier.kit.money import MAX_MINOR_UNITS
+from croupier.wallet import errors
+
+RESOLUTION_KINDS = ("hold_post", "hold_void", "hold_expiry")
+EVENT_TYPES = {
+    "transfer": "wallet.transfer.committed",
+    "hold": "wallet.hold.created",
+    "hold_post": "wallet.hold.posted",
+    "hold_void": "wallet.hold.voided",
+    "hold_expiry": "wallet.hold.expired",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Leg:
+    debit: UUID
+    credit: UUID
+    amount: int
+    currency: str
+    type: str
+    metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Command:
+    """One client request to the ledger. `digest` fingerprints its content for idempotency checks."""
+
+    kind: str  # transfer | batch | hold | hold_post | hold_void | hold_expiry | reversal
+    key: str
+    legs: tuple[Leg, ...] = ()
+    expires_at: datetime | None = None
+    hold_id: UUID | None = None
+    amount: int | None = None
+    target_id: UUID | None = None
+    target_key: str | None = None
+    type: str = "reversal"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    trace_id: str | None = None
+    digest: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            self.digest = fingerprint(self)
+
+
+def fingerprint(command: Command) -> bytes:
+    content = (
+        command.kind,
+        [(str(leg.debit), str(leg.credit), leg.amount, leg.currency, leg.type, leg.metadata) for leg in command.legs],
+        command.expires_at.isoformat() if command.expires_at else None,
+        str(command.hold_id) if command.hold_id else None,
+        command.amount,
+        str(command.target_id) if command.target_id else None,
+        command.target_key,
+        command.type if command.kind == "reversal" else None,
+        command.metadata,
+    )
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+@dataclass(slots=True)
+class AccountState:
+    id: UUID
+    brand_id: str
+    currency: str
+    allow_negative: bool
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+    @property
+    def posted(self) -> int:
+        return self.credits_posted - self.debits_posted
+
+    @property
+    def available(self) -> int:
+        return self.credits_posted - self.debits_posted - self.debits_pending
+
+    def counters(self) -> tuple[int, int, int, int]:
+        return (self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending)
+
+    def restore(self, counters: tuple[int, int, int, int]) -> None:
+        self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending = counters
+
+    def snapshot(self) -> dict[str, int]:
+        return {"posted": self.posted, "available": self.available}
+
+
+@dataclass(slots=True)
+class KnownTransfer:
+    """A transfer a command refers to, with what has already happened to it."""
+
+    row: dict[str, Any]
+    resolved_by: UUID | None = None
+    reversed_by: UUID | None = None
+
+
+@dataclass(slots=True)
+class StoredRequest:
+    kind: str
+    digest: bytes
+    result: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: dict[str, Any] | None = None
+    replayed: bool = False
+    error: DomainError | None = None
+
+
+class BatchApplier:
+    """Applies commands in order to locked account states and collects the rows the batch must write."""
+
+    def __init__(
+        self,
+        now: datetime,
+        accounts: dict[UUID, AccountState],
+        requests: dict[str, StoredRequest],
+        transfers: dict[UUID, KnownTransfer],
+        transfers_by_key: dict[str, list[UUID]],
+    ) -> None:
+        self.now = now
+        self.accounts = accounts
+        self.requests = requests
+        self.transfers = transfers
+        self.transfers_by_key = transfers_by_key
+        self.new_requests: list[tuple[str, str, bytes, dict[str, Any]]] = []
+        self.new_transfers: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str, dict[str, Any], str | None]] = []  # type, brand, payload, trace
+        self.new_expiries: list[tuple[UUID, datetime]] = []
+        self.resolved_holds: list[UUID] = []
+        self.touched: set[UUID] = set()
+
+    # -- entry point ----------------------------------------------------------------------------------------------
+
+    def apply(self, command: Command) -> Outcome:
+        stored = self.requests.get(command.key)
+        if stored is not None:
+            return self._replay(command, stored)
+        try:
+            result = self._dispatch(command)
+        except DomainError as error:
+            return Outcome(error=error)
+        self._remember(command.key, command.kind, command.digest, result)
+        return Outcome(result=result)
+
+    def _replay(self, command: Command, stored: StoredRequest) -> Outcome:
+        if stored.kind == "tombstone":
+            if command.kind in ("transfer", "batch", "hold"):
+                return Outcome(
+                    error=errors.TransferTombstoned(
+                        f"a reversal of {command.key!r} arrived before it; this transfer is refused",
+                        idempotency_key=command.key,
+                    )
+                )
+        elif stored.kind == command.kind and stored.digest == command.digest:
+            return Outcome(result=stored.result, replayed=True)
+        return Outcome(
+            error=errors.IdempotencyConflict(
+                f"idempotency key {command.key!r} was already used for a different request",
+                idempotency_key=command.key,
+            )
+        )
+
+    def _remember(self, key: str, kind: str, digest: bytes, result: dict[str, Any]) -> None:
+        self.requests[key] = StoredRequest(kind, digest, result)
+        self.new_requests.append((key, kind, digest, result))
+
+    def _dispatch(self, command: Command) -> dict[str, Any]:
+        kind = command.kind
+        if kind == "transfer":
+            return self._single(command, "transfer")
+        if kind == "hold":
+            return self._single(command, "hold")
+        if kind == "batch":
+            return self._batch(command)
+        if kind in RESOLUTION_KINDS:
+            return self._resolve_hold(command)
+        if kind == "reversal":
+            return self._reverse(command)
+        raise ValueError(f"unknown command kind {kind!r}")
+
+    # -- transfers and holds --------------------------------------------------------------------------------------
+
+    def _single(self, command: Command, kind: str) -> dict[str, Any]:
+        leg = command.legs[0]
+        debit, credit = self._pair(leg.debit, leg.credit, leg.currency)
+        self._check_debit(debit, leg.amount)
+        _move(debit, credit, leg.amount, pending=kind == "hold")
+        row = self._record(command, 0, kind, leg.type, debit, credit, leg.amount, leg.metadata, command.expires_at)
+        if kind == "hold" and command.expires_at is not None:
+            self.new_expiries.append((row["id"], command.expires_at))
+        return {"transfer": row, "debit_balance": debit.snapshot(), "credit_balance": credit.snapshot()}
+
+    def _batch(self, command: Command) -> dict[str, Any]:
+        involved: dict[UUID, AccountState] = {}
+        for leg in command.legs:
+            for account_id in (leg.debit, leg.credit):
+                involved[account_id] = self._account(account_id)
+        saved = {account_id: account.counters() for account_id, account in involved.items()}
+        pending_rows: list[tuple[int, Leg, AccountState, AccountState]] = []
+        try:
+            for position, leg in enumerate(command.legs):
+                debit, credit = self._pair(leg.debit, leg.credit, leg.currency)
+                self._check_debit(debit, leg.amount)
+                _move(debit, credit, leg.amount)
+                pending_rows.append((position, leg, debit, credit))
+        except DomainError as error:
+            for account_id, counters in saved.items():
+                involved[account_id].restore(counters)
+            error.extensions.setdefault("transfer_index", len(pending_rows))
+            raise
+        rows = [
+            self._record(command, position, "transfer", leg.type, debit, credit, leg.amount, leg.metadata, None)
+            for position, leg, debit, credit in pending_rows
+        ]
+        return {
+            "idempotency_key": command.key,
+            "transfers": rows,
+            "balances": {str(account_id): account.snapshot() for account_id, account in involved.items()},
+        }
+
+    def _resolve_hold(self, command: Command) -> dict[str, Any]:
+        assert command.hold_id is not None
+        known = self.transfers.get(command.hold_id)
+        if known is None or known.row["kind"] != "hold":
+            raise errors.HoldNotFound(f"no hold with id {command.hold_id}", hold_id=str(command.hold_id))
+        if known.resolved_by is not None:
+            raise errors.HoldAlreadyResolved(
+                f"hold {command.hold_id} was already resolved by transfer {known.resolved_by}",
+                hold_id=str(command.hold_id),
+                resolved_by=str(known.resolved_by),
+            )
+        hold = known.row
+        expires_at = _as_datetime(hold["expires_at"])
+        if command.kind == "hold_post" and expires_at is not None and expires_at <= self.now:
+            raise errors.HoldExpired(f"hold {command.hold_id} expired at {expires_at.isoformat()}")
+        held = int(hold["amount"])
+        amount = held if command.amount is None or command.kind != "hold_post" else command.amount
+        if amount > held:
+            raise errors.PostExceedsHold(f"cannot post {amount}: the hold is for {held}", held=held, amount=amount)
+        debit = self._account(UUID(str(hold["debit_account_id"])))
+        credit = self._account(UUID(str(hold["credit_account_id"])))
+        if command.kind == "hold_post":
+            _move(debit, credit, amount)
+        debit.debits_pending -= held
+        credit.credits_pending -= held
+        self.touched.update((debit.id, credit.id))
+        row = self._record(
+            command,
+            0,
+            command.kind,
+            hold["type"],
+            debit,
+            credit,
+            amount,
+            command.metadata,
+            None,
+            hold_id=command.hold_id,
+        )
+        known.resolved_by = row["id"]
+        self.resolved_holds.append(command.hold_id)
+        return {"transfer": row, "debit_balance": debit.snapshot(), "credit_balance": credit.snapshot()}
+
+    # -- reversals ------------------------------------------------------------------------------------------------
+
+    def _reverse(self, command: Command) -> dict[str, Any]:
+        if command.target_key is not None:
+            stored = self.requests.get(command.target_key)
+            if stored is None:
+                return self._tombstone(command)
+            if stored.kind == "tombstone":
+                return self._tombstone_result(command)
+            if stored.kind not in ("transfer", "batch", "hold_post"):
+                raise errors.NotReversible(
+                    f"request {command.target_key!r} is a {stored.kind}; only transfers and posted holds are reversed"
+                )
+            target_ids = self.transfers_by_key.get(command.target_key, [])
+        else:
+            assert command.target_id is not None
+            target_ids = [command.target_id]
+        targets = []
+        for target_id in target_ids:
+            known = self.transfers.get(target_id)
+            if known is None:
+                raise errors.TransferNotFound(f"no transfer with id {target_id}", transfer_id=str(target_id))
+            row = known.row
+            if row["kind"] not in ("transfer", "hold_post"):
+                raise errors.NotReversible(
+                    f"transfer {target_id} is a {row['kind']}: void a hold instead of reversing it",
+                    transfer_id=str(target_id),
+                )
+            if row["reverses_id"] is not None:
+                raise errors.NotReversible(f"transfer {target_id} is itself a reversal", transfer_id=str(target_id))
+            if known.reversed_by is not None:
+                raise errors.AlreadyReversed(
+                    f"transfer {target_id} was already reversed by {known.reversed_by}",
+                    transfer_id=str(target_id),
+                    reversed_by=str(known.reversed_by),
+                )
+            targets.append(known)
+        involved: dict[UUID, AccountState] = {}
+        for known in targets:
+            for column in ("debit_account_id", "credit_account_id"):
+                account = self._account(UUID(str(known.row[column])))
+                involved[account.id] = account
+        saved = {account_id: account.counters() for account_id, account in involved.items()}
+        try:
+            for known in targets:
+                row = known.row
+                # The reversal moves the money back: the original credit account is now debited.
+                debit = involved[UUID(str(row["credit_account_id"]))]
+                credit = involved[UUID(str(row["debit_account_id"]))]
+                amount = int(row["amount"])
+                self._check_debit(debit, amount)
+                _move(debit, credit, amount)
+        except DomainError:
+            for account_id, counters in saved.items():
+                involved[account_id].restore(counters)
+            raise
+        rows = []
+        for position, known in enumerate(targets):
+            row = known.row
+            debit = involved[UUID(str(row["credit_account_id"]))]
+            credit = involved[UUID(str(row["debit_account_id"]))]
+            new = self._record(
+                command,
+                position,
+                "transfer",
+                command.type,
+                debit,
+                credit,
+                int(row["amount"]),
+                command.metadata,
+                None,
+                reverses_id=UUID(str(row["id"])),
+            )
+            known.reversed_by = new["id"]
+            rows.append(new)
+        return {
+            "idempotency_key": command.key,
+            "status": "reversed",
+            "original_idempotency_key": command.target_key or (targets[0].row["idempotency_key"] if targets else None),
+            "transfers": rows,
+            "balances": {str(account_id): account.snapshot() for account_id, account in involved.items()},
+        }
+
+    def _tombstone(self, command: Command) -> dict[str, Any]:
+        assert command.target_key is not None
+        self._remember(command.target_key, "tombstone", b"", {"tombstoned_by": command.key})
+        self.events.append(
+            (
+                "wallet.transfer.tombstoned",
+                "",
+                {"idempotency_key": command.target_key, "reversal_idempotency_key": command.key},
+                command.trace_id,
+            )
+        )
+        return self._tombstone_result(command)
+
+    def _tombstone_result(self, command: Command) -> dict[str, Any]:
+        return {
+            "idempotency_key": command.key,
+            "status": "tombstoned",
+            "original_idempotency_key": command.target_key,
+            "transfers": [],
+            "balances": {},
+        }
+
+    # -- shared steps ---------------------------------------------------------------------------------------------
+
+    def _account(self, account_id: UUID) -> AccountState:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise errors.AccountNotFound(f"no account with id {account_id}", account_id=str(account_id))
+        return account
+
+    def _pair(self, debit_id: UUID, credit_id: UUID, currency: str) -> tuple[AccountState, AccountState]:
+        debit = self._account(debit_id)
+        credit = self._account(credit_id)
+        for account in (debit, credit):
+            if account.currency != currency:
+                raise errors.CurrencyMismatch(
+                    f"account {account.id} holds {account.currency}, the transfer is in {currency}",
+                    account_id=str(account.id),
+                    account_currency=account.currency,
+                    transfer_currency=currency,
+                )
+        if debit.brand_id != credit.brand_id:
+            raise errors.BrandMismatch(
+                f"account {debit.id} belongs to brand {debit.brand_id!r}, account {credit.id} to {credit.brand_id!r}"
+            )
+        return debit, credit
+
+    def _check_debit(self, debit: AccountState, amount: int) -> None:
+        if not debit.allow_negative and debit.available < amount:
+            raise errors.InsufficientFunds(
+                f"account {debit.id} has {debit.available} available, {amount} needed",
+                account_id=str(debit.id),
+                available=debit.available,
+                amount=amount,
+            )
+
+    def _record(
+        self,
+        command: Command,
+        position: int,
+        kind: str,
+        type_code: str,
+        debit: AccountState,
+        credit: AccountState,
+        amount: int,
+        metadata: dict[str, Any],
+        expires_at: datetime | None,
+        *,
+        hold_id: UUID | None = None,
+        reverses_id: UUID | None = None,
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": uuid7(),
+            "idempotency_key": command.key,
+            "position": position,
+            "kind": kind,
+            "type": type_code,
+            "brand_id": debit.brand_id,
+            "debit_account_id": debit.id,
+            "credit_account_id": credit.id,
+            "amount": amount,
+            "currency": debit.currency,
+            "hold_id": hold_id,
+            "reverses_id": reverses_id,
+            "expires_at": expires_at,
+            "metadata": metadata,
+            "created_at": self.now,
+        }
+        self.new_transfers.append(row)
+        self.touched.add(debit.id)
+        self.touched.add(credit.id)
+        self.transfers[row["id"]] = KnownTransfer(row)
+        self.transfers_by_key.setdefault(command.key, []).append(row["id"])
+        self.events.append((EVENT_TYPES[kind], debit.brand_id, row, command.trace_id))
+        return row
+
+
+def _move(debit: AccountState, credit: AccountState, amount: int, *, pending: bool = False) -> None:
+    """Add `amount` to the debit side of one account and the credit side of the other; check both first."""
+    if pending:
+        debits, credits = debit.debits_pending + amount, credit.credits_pending + amount
+    else:
+        debits, credits = debit.debits_posted + amount, credit.credits_posted + amount
+    for account, value in ((debit, debits), (credit, credits)):
+        if value > MAX_MINOR_UNITS:
+            raise errors.AmountOverflow(
+                f"account {account.id} would exceed the largest representable balance", account_id=str(account.id)
+            )
+    if pending:
+        debit.debits_pending, credit.credits_pending = debits, credits
+    else:
+        debit.debits_posted, credit.credits_posted = debits, credits
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

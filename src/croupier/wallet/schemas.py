@@ -1,0 +1,250 @@
+"""Request and response models of the wallet API (shared by the HTTP API and both client transports).
+
+Amounts are JSON integers in minor units of the currency (EUR 12.34 is 1234; JPY 500 is 500; BTC 0.001 is 100000).
+Floats and strings are refused for amounts.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+
+from croupier.kit.money import MAX_MINOR_UNITS
+
+MAX_METADATA_BYTES = 4096
+MAX_BATCH_TRANSFERS = 100
+
+Amount = Annotated[
+    StrictInt,
+    Field(ge=1, le=MAX_MINOR_UNITS, description="Integer number of minor units of the currency (EUR 12.34 = 1234)."),
+]
+IdempotencyKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Client-chosen unique key (printable ASCII, no spaces). The same key with the same content "
+        "returns the original result; with different content it is refused with idempotency_conflict.",
+        examples=["games:round:0193f1b2:bet"],
+    ),
+]
+CurrencyCode = Annotated[
+    str, Field(pattern=r"^[A-Z][A-Z0-9]{2,9}$", description="ISO 4217 code, or BTC / ETH / USDT.", examples=["EUR"])
+]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", examples=["brand-eu"])]
+TypeCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_.]{0,63}$",
+        description="What the money movement is: bet, win, deposit, withdrawal, bonus_grant, adjustment, ...",
+        examples=["bet"],
+    ),
+]
+AccountKind = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="Player kinds: cash, bonus. House kinds: bankroll, psp_clearing, bonus_pool, jackpot, fx, "
+        "suspense, adjustment.",
+        examples=["cash"],
+    ),
+]
+
+
+def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata must serialise to at most {MAX_METADATA_BYTES} bytes")
+    return value
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_small_metadata),
+    Field(description="Free JSON object (round, game, provider or PSP reference); at most 4 KiB."),
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- accounts -------------------------------------------------------------------------------------------------------
+
+
+class OpenAccountRequest(_In):
+    """Open an account, or return the existing one with the same brand, owner, kind, label and currency."""
+
+    brand_id: Identifier
+    owner_type: Literal["player", "house"]
+    owner_id: Identifier = Field(description="The player's id; for house accounts a name such as 'house'.")
+    kind: AccountKind
+    label: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9._:-]*$")] = Field(
+        default="", description="Tells apart house accounts of one kind, e.g. the PSP of a psp_clearing account."
+    )
+    currency: CurrencyCode
+    allow_negative: StrictBool = Field(default=False, description="House accounts only; player accounts never.")
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class BalanceOut(_Out):
+    account_id: UUID
+    currency: str
+    posted: int = Field(description="credits_posted - debits_posted")
+    available: int = Field(description="posted - pending_debits: what can be spent now")
+    pending_debits: int
+    pending_credits: int
+    debits_posted: int
+    credits_posted: int
+
+
+class AccountOut(_Out):
+    id: UUID
+    brand_id: str
+    owner_type: Literal["player", "house"]
+    owner_id: str
+    kind: str
+    label: str
+    currency: str
+    allow_negative: bool
+    metadata: dict[str, Any]
+    created_at: datetime
+    balance: BalanceOut
+
+
+# -- commands -------------------------------------------------------------------------------------------------------
+
+
+class TransferLegIn(_In):
+    debit_account_id: UUID = Field(description="Account the money leaves.")
+    credit_account_id: UUID = Field(description="Account the money enters.")
+    amount: Amount
+    currency: CurrencyCode
+    type: TypeCode
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class CreateTransferRequest(TransferLegIn):
+    idempotency_key: IdempotencyKey
+
+
+class CreateBatchRequest(_In):
+    """Several transfers applied atomically: all of them or none."""
+
+    idempotency_key: IdempotencyKey
+    transfers: list[TransferLegIn] = Field(min_length=1, max_length=MAX_BATCH_TRANSFERS)
+
+
+class CreateHoldRequest(TransferLegIn):
+    """Reserve funds: the debit account's available balance drops now; money moves only when the hold is posted."""
+
+    idempotency_key: IdempotencyKey
+    expires_at: datetime | None = Field(default=None, description="When an unresolved hold is voided automatically.")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expires_at must carry a time zone offset")
+        return value
+
+
+class PostHoldRequest(_In):
+    idempotency_key: IdempotencyKey
+    amount: Amount | None = Field(default=None, description="Part of the hold to post; the rest is released.")
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class VoidHoldRequest(_In):
+    idempotency_key: IdempotencyKey
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ReverseTransferRequest(_In):
+    """Undo a transfer with a new, opposite transfer. Name the original by id, or by its idempotency key.
+
+    By key, an original that has not arrived (yet) is tombstoned: the reversal succeeds without moving money and the
+    original is refused with transfer_tombstoned if it arrives later.
+    """
+
+    idempotency_key: IdempotencyKey
+    transfer_id: UUID | None = None
+    original_idempotency_key: IdempotencyKey | None = None
+    type: TypeCode = "reversal"
+    metadata: Metadata = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "ReverseTransferRequest":
+        if (self.transfer_id is None) == (self.original_idempotency_key is None):
+            raise ValueError("give exactly one of transfer_id and original_idempotency_key")
+        return self
+
+
+# -- results --------------------------------------------------------------------------------------------------------
+
+
+class BalanceSnapshot(_Out):
+    posted: int
+    available: int
+
+
+class TransferOut(_Out):
+    id: UUID
+    idempotency_key: str
+    position: int
+    kind: Literal["transfer", "hold", "hold_post", "hold_void", "hold_expiry"]
+    type: str
+    brand_id: str
+    debit_account_id: UUID
+    credit_account_id: UUID
+    amount: int
+    currency: str
+    hold_id: UUID | None
+    reverses_id: UUID | None
+    expires_at: datetime | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class TransferResultOut(_Out):
+    """One transfer, hold, post or void, with both accounts' balances right after it (as they were then)."""
+
+    transfer: TransferOut
+    debit_balance: BalanceSnapshot
+    credit_balance: BalanceSnapshot
+
+
+class BatchResultOut(_Out):
+    idempotency_key: str
+    transfers: list[TransferOut]
+    balances: dict[str, BalanceSnapshot] = Field(description="Balances after the batch, by account id.")
+
+
+class ReversalOut(_Out):
+    idempotency_key: str
+    status: Literal["reversed", "tombstoned"]
+    original_idempotency_key: str | None
+    transfers: list[TransferOut] = Field(description="The reversing transfers (empty when tombstoned).")
+    balances: dict[str, BalanceSnapshot]
+
+
+class TransferPage(_Out):
+    items: list[TransferOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class AccountPage(_Out):
+    items: list[AccountOut]
+    next_cursor: str | None
+
+
+class HoldOut(_Out):
+    hold: TransferOut
+    status: Literal["open", "posted", "voided", "expired"]
+    resolution: TransferOut | None

@@ -1,0 +1,311 @@
+"""The wallet service: accounts, balances, transfers, holds and reversals.
+
+Money-moving commands go through the batching LedgerWriter; reads and account opening use their own short
+transactions. Results are plain dicts shaped like the schemas' *Out models so that a replay returns exactly the bytes
+stored the first time.
+"""
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from croupier.kit.db import Database
+from croupier.kit.errors import ValidationFailed
+from croupier.kit.ids import uuid7
+from croupier.kit.money import CurrencyRegistry
+from croupier.kit.outbox import Event
+from croupier.kit.tracing import current_trace_id
+from croupier.wallet import errors, repository, schemas
+from croupier.wallet.ledger import LedgerWriter
+from croupier.wallet.rules import Command, Leg, Outcome
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE = 500
+
+
+class WalletService:
+    def __init__(
+        self,
+        db: Database,
+        currencies: CurrencyRegistry,
+        *,
+        batch_max: int = 1000,
+        hold_sweep_seconds: float = 1.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.currencies = currencies
+        self.clock = clock
+        self.writer = LedgerWriter(db, batch_max=batch_max, clock=clock)
+        self._hold_sweep_seconds = hold_sweep_seconds
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._check_pinned_exponents()
+        await self.writer.start()
+        self._sweeper = asyncio.create_task(self._sweep_expired_holds(), name="wallet-hold-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.writer.stop()
+
+    async def _check_pinned_exponents(self) -> None:
+        async with self.db.connection() as connection:
+            pinned = await repository.pinned_exponents(connection)
+        for code, exponent in pinned.items():
+            configured = self.currencies.get(code).exponent if code in self.currencies else None
+            if configured != exponent:
+                raise errors.CurrencyExponentChanged(
+                    f"the ledger holds {code} with exponent {exponent}, the configuration says {configured}; "
+                    "changing it would rescale every stored amount"
+                )
+
+    # -- accounts -------------------------------------------------------------------------------------------------
+
+    async def open_account(self, request: schemas.OpenAccountRequest) -> tuple[dict[str, Any], bool]:
+        """Open an account; returns (account, created). An identical existing account is returned as it is."""
+        currency = self.currencies.get(request.currency)
+        if request.owner_type == "player" and request.allow_negative:
+            raise ValidationFailed("player accounts can never go negative: allow_negative must be false")
+        values = {
+            "id": uuid7(),
+            "brand_id": request.brand_id,
+            "owner_type": request.owner_type,
+            "owner_id": request.owner_id,
+            "kind": request.kind,
+            "label": request.label,
+            "currency": request.currency,
+            "allow_negative": request.allow_negative,
+            "metadata": request.metadata,
+            "created_at": self.clock(),
+        }
+        async with self.db.transaction() as connection:
+            pinned = await repository.pin_currency(connection, currency.code, currency.exponent)
+            if pinned != currency.exponent:
+                raise errors.CurrencyExponentChanged(f"{currency.code} is pinned with exponent {pinned}")
+            record = await repository.insert_account(connection, values)
+            created = record is not None
+            if record is None:
+                record = await repository.find_account_by_natural_key(connection, values)
+                assert record is not None
+                if record["allow_negative"] != request.allow_negative:
+                    raise errors.IdempotencyConflict(
+                        f"account {record['id']} already exists with allow_negative={record['allow_negative']}",
+                        account_id=str(record["id"]),
+                    )
+            else:
+                account = _account_out(record)
+                event = Event(
+                    type="wallet.account.opened",
+                    payload={k: v for k, v in account.items() if k != "balance"},
+                    occurred_at=values["created_at"],
+                    brand_id=request.brand_id,
+                    trace_id=current_trace_id.get(),
+                )
+                await repository.write_account_events(connection, [event])
+        return _account_out(record), created
+
+    async def get_account(self, account_id: UUID) -> dict[str, Any]:
+        async with self.db.connection() as connection:
+            record = await repository.get_account(connection, account_id)
+        if record is None:
+            raise errors.AccountNotFound(f"no account with id {account_id}", account_id=str(account_id))
+        return _account_out(record)
+
+    async def get_balance(self, account_id: UUID) -> dict[str, Any]:
+        balance: dict[str, Any] = (await self.get_account(account_id))["balance"]
+        return balance
+
+    async def list_accounts(
+        self,
+        *,
+        brand_id: str | None = None,
+        owner_type: str | None = None,
+        owner_id: str | None = None,
+        currency: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        limit = _page_size(limit)
+        after = _decode_cursor(cursor)
+        async with self.db.connection() as connection:
+            rows = await repository.list_accounts(
+                connection,
+                brand_id=brand_id,
+                owner_type=owner_type,
+                owner_id=owner_id,
+                currency=currency,
+                after=after,
+                limit=limit + 1,
+            )
+        items = [_account_out(row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+        return {"items": items, "next_cursor": next_cursor}
+
+    # -- money movement -------------------------------------------------------------------------------------------
+
+    async def transfer(self, request: schemas.CreateTransferRequest) -> tuple[dict[str, Any], bool]:
+        return await self._submit(Command("transfer", request.idempotency_key, legs=(self._leg(request),)))
+
+    async def transfer_batch(self, request: schemas.CreateBatchRequest) -> tuple[dict[str, Any], bool]:
+        legs = tuple(self._leg(leg) for leg in request.transfers)
+        return await self._submit(Command("batch", request.idempotency_key, legs=legs))
+
+    async def create_hold(self, request: schemas.CreateHoldRequest) -> tuple[dict[str, Any], bool]:
+        command = Command(
+            "hold", request.idempotency_key, legs=(self._leg(request),), expires_at=_utc(request.expires_at)
+        )
+        return await self._submit(command)
+
+    async def post_hold(self, hold_id: UUID, request: schemas.PostHoldRequest) -> tuple[dict[str, Any], bool]:
+        command = Command(
+            "hold_post", request.idempotency_key, hold_id=hold_id, amount=request.amount, metadata=request.metadata
+        )
+        return await self._submit(command)
+
+    async def void_hold(self, hold_id: UUID, request: schemas.VoidHoldRequest) -> tuple[dict[str, Any], bool]:
+        command = Command("hold_void", request.idempotency_key, hold_id=hold_id, metadata=request.metadata)
+        return await self._submit(command)
+
+    async def reverse(self, request: schemas.ReverseTransferRequest) -> tuple[dict[str, Any], bool]:
+        command = Command(
+            "reversal",
+            request.idempotency_key,
+            target_id=request.transfer_id,
+            target_key=request.original_idempotency_key,
+            type=request.type,
+            metadata=request.metadata,
+        )
+        return await self._submit(command)
+
+    async def expire_hold(self, hold_id: UUID) -> Outcome:
+        """Void a hold because it expired (used by the sweeper; the key makes it idempotent across processes)."""
+        return await self.writer.submit(Command("hold_expiry", f"wallet:hold-expiry:{hold_id}", hold_id=hold_id))
+
+    def _leg(self, leg: schemas.TransferLegIn) -> Leg:
+        self.currencies.get(leg.currency)
+        if leg.debit_account_id == leg.credit_account_id:
+            raise ValidationFailed("debit_account_id and credit_account_id must differ")
+        return Leg(leg.debit_account_id, leg.credit_account_id, leg.amount, leg.currency, leg.type, leg.metadata)
+
+    async def _submit(self, command: Command) -> tuple[dict[str, Any], bool]:
+        command.trace_id = current_trace_id.get()
+        outcome = await self.writer.submit(command)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.result is not None
+        return outcome.result, outcome.replayed
+
+    async def _sweep_expired_holds(self) -> None:
+        while True:
+            await asyncio.sleep(self._hold_sweep_seconds)
+            try:
+                async with self.db.connection() as connection:
+                    due = await repository.due_hold_expiries(connection, self.clock(), 500)
+                outcomes = await asyncio.gather(*(self.expire_hold(hold_id) for hold_id in due))
+                expired = sum(1 for outcome in outcomes if outcome.error is None and not outcome.replayed)
+                if expired:
+                    logger.info("voided %d expired holds", expired)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hold expiry sweep failed; trying again later")
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+
+    async def get_transfer(self, transfer_id: UUID) -> dict[str, Any]:
+        async with self.db.connection() as connection:
+            record = await repository.get_transfer(connection, transfer_id)
+        if record is None:
+            raise errors.TransferNotFound(f"no transfer with id {transfer_id}", transfer_id=str(transfer_id))
+        return dict(record)
+
+    async def get_hold(self, hold_id: UUID) -> dict[str, Any]:
+        async with self.db.connection() as connection:
+            record = await repository.get_transfer(connection, hold_id)
+            if record is None or record["kind"] != "hold":
+                raise errors.HoldNotFound(f"no hold with id {hold_id}", hold_id=str(hold_id))
+            resolution = await repository.get_resolution(connection, hold_id)
+        status = "open"
+        if resolution is not None:
+            status = {"hold_post": "posted", "hold_void": "voided", "hold_expiry": "expired"}[resolution["kind"]]
+        return {"hold": dict(record), "status": status, "resolution": dict(resolution) if resolution else None}
+
+    async def list_transfers(
+        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        limit = _page_size(limit)
+        before = _decode_cursor(cursor)
+        async with self.db.connection() as connection:
+            if account_id is not None and await repository.get_account(connection, account_id) is None:
+                raise errors.AccountNotFound(f"no account with id {account_id}", account_id=str(account_id))
+            rows = await repository.list_transfers(connection, account_id=account_id, before=before, limit=limit + 1)
+        items = [dict(row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+        return {"items": items, "next_cursor": next_cursor}
+
+
+def _account_out(record: Any) -> dict[str, Any]:
+    dp, cp, dq, cq = (
+        record["debits_posted"],
+        record["credits_posted"],
+        record["debits_pending"],
+        record["credits_pending"],
+    )
+    return {
+        "id": record["id"],
+        "brand_id": record["brand_id"],
+        "owner_type": record["owner_type"],
+        "owner_id": record["owner_id"],
+        "kind": record["kind"],
+        "label": record["label"],
+        "currency": record["currency"],
+        "allow_negative": record["allow_negative"],
+        "metadata": record["metadata"],
+        "created_at": record["created_at"],
+        "balance": {
+            "account_id": record["id"],
+            "currency": record["currency"],
+            "posted": cp - dp,
+            "available": cp - dp - dq,
+            "pending_debits": dq,
+            "pending_credits": cq,
+            "debits_posted": dp,
+            "credits_posted": cp,
+        },
+    }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _page_size(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
+    return limit
+
+
+def _encode_cursor(value: UUID) -> str:
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> UUID | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return UUID(bytes=raw)
+    except (ValueError, binascii.Error):
+        raise ValidationFailed("cursor is not one this API returned", cursor=cursor) from None
