@@ -26,7 +26,7 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class EmbeddedPostgres:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                user=self._run_as,
+                **self._identity(),
                 # Own session: a Ctrl-C in the terminal reaches Croupier, which then shuts PostgreSQL down in order.
                 start_new_session=True,
             )
@@ -267,9 +267,19 @@ class EmbeddedPostgres:
         return ""
 
     def _run(self, args: list[str]) -> None:
-        result = subprocess.run(args, capture_output=True, text=True, user=self._run_as, check=False)
+        result = subprocess.run(args, capture_output=True, text=True, check=False, **self._identity())
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")
+
+    def _identity(self) -> dict[str, Any]:
+        """subprocess arguments that run a command as the server's system user, with its own group only.
+
+        Keeping root's group would make root-owned directories' group bits (often ---) apply instead of "other".
+        """
+        if not self._run_as:
+            return {}
+        user = pwd.getpwnam(self._run_as)
+        return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
     def _prepare_system_user(self) -> None:
         assert self._run_as is not None

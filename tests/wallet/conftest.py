@@ -1,0 +1,51 @@
+"""Ledger fixtures: a brand's house bankroll and funded player accounts, opened through the client under test."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from croupier.wallet.client import AccountOut, CreateTransferRequest, OpenAccountRequest, WalletClient
+
+BRAND = "brand-test"
+
+OpenPlayer = Callable[..., Awaitable[AccountOut]]
+
+
+def key(prefix: str = "k") -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def house(wallet_client: WalletClient) -> AccountOut:
+    return await wallet_client.open_account(
+        OpenAccountRequest(
+            brand_id=BRAND, owner_type="house", owner_id="house", kind="bankroll", currency="EUR", allow_negative=True
+        )
+    )
+
+
+@pytest.fixture
+def open_player(wallet_client: WalletClient, house: AccountOut) -> OpenPlayer:
+    """Open a player's EUR cash account and deposit `balance` into it from the house bankroll."""
+
+    async def open_player(balance: int = 0, currency: str = "EUR", brand: str = BRAND) -> AccountOut:
+        account = await wallet_client.open_account(
+            OpenAccountRequest(
+                brand_id=brand, owner_type="player", owner_id=key("player"), kind="cash", currency=currency
+            )
+        )
+        if balance:
+            await wallet_client.transfer(
+                CreateTransferRequest(
+                    idempotency_key=key("deposit"),
+                    debit_account_id=house.id,
+                    credit_account_id=account.id,
+                    amount=balance,
+                    currency=currency,
+                    type="deposit",
+                )
+            )
+        return account
+
+    return open_player

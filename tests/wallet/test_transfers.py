@@ -1,0 +1,301 @@
+"""Transfers, batches, idempotency and reversals, through the client contract (in-process and HTTP alike)."""
+
+import asyncpg
+import pytest
+
+from croupier.wallet.client import (
+    AccountNotFound,
+    AccountOut,
+    AlreadyReversed,
+    BrandMismatch,
+    CreateBatchRequest,
+    CreateTransferRequest,
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InsufficientFunds,
+    NotReversible,
+    ReverseTransferRequest,
+    TransferLegIn,
+    TransferTombstoned,
+    WalletClient,
+)
+from tests.wallet.conftest import OpenPlayer, key
+
+
+def bet(player: AccountOut, house: AccountOut, amount: int, idempotency_key: str | None = None) -> CreateTransferRequest:
+    return CreateTransferRequest(
+        idempotency_key=idempotency_key or key("bet"),
+        debit_account_id=player.id,
+        credit_account_id=house.id,
+        amount=amount,
+        currency="EUR",
+        type="bet",
+        metadata={"round": "r-1", "game": "dice"},
+    )
+
+
+async def test_transfer_when_funds_suffice_moves_money_between_accounts(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(1000)
+    result = await wallet_client.transfer(bet(player, house, 250))
+    assert result.transfer.amount == 250
+    assert result.transfer.kind == "transfer"
+    assert result.transfer.metadata == {"round": "r-1", "game": "dice"}
+    assert result.debit_balance.posted == 750
+    assert (await wallet_client.get_balance(player.id)).available == 750
+    assert (await wallet_client.get_balance(house.id)).posted == -1000 + 250
+
+
+async def test_transfer_when_replayed_returns_original_result_with_balance_as_then(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(1000)
+    request = bet(player, house, 100)
+    first = await wallet_client.transfer(request)
+    await wallet_client.transfer(bet(player, house, 300))
+    replay = await wallet_client.transfer(request)
+    assert replay == first
+    assert replay.debit_balance.posted == 900  # as it was then, not the 600 of now
+    assert (await wallet_client.get_balance(player.id)).posted == 600
+
+
+async def test_transfer_when_key_reused_with_other_content_is_conflict_naming_key(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(1000)
+    await wallet_client.transfer(bet(player, house, 100, "same-key"))
+    with pytest.raises(IdempotencyConflict) as raised:
+        await wallet_client.transfer(bet(player, house, 101, "same-key"))
+    assert raised.value.extensions["idempotency_key"] == "same-key"
+    assert (await wallet_client.get_balance(player.id)).posted == 900
+
+
+async def test_transfer_when_funds_short_is_refused_and_changes_nothing(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+) -> None:
+    player = await open_player(100)
+    before = await db.fetchval("SELECT count(*) FROM wallet.transfers")
+    with pytest.raises(InsufficientFunds) as raised:
+        await wallet_client.transfer(bet(player, house, 101))
+    assert raised.value.extensions["available"] == 100
+    assert await db.fetchval("SELECT count(*) FROM wallet.transfers") == before
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_transfer_when_refused_can_be_retried_with_same_key_after_deposit(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(50)
+    request = bet(player, house, 80)
+    with pytest.raises(InsufficientFunds):
+        await wallet_client.transfer(request)
+    await wallet_client.transfer(
+        CreateTransferRequest(
+            idempotency_key=key(),
+            debit_account_id=house.id,
+            credit_account_id=player.id,
+            amount=50,
+            currency="EUR",
+            type="deposit",
+        )
+    )
+    result = await wallet_client.transfer(request)
+    assert result.debit_balance.posted == 20
+
+
+async def test_transfer_when_currency_differs_from_account_is_refused(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    request = bet(player, house, 10).model_copy(update={"currency": "USD"})
+    with pytest.raises(CurrencyMismatch):
+        await wallet_client.transfer(request)
+
+
+async def test_transfer_when_account_unknown_is_refused(wallet_client: WalletClient, house: AccountOut) -> None:
+    request = CreateTransferRequest(
+        idempotency_key=key(),
+        debit_account_id=house.id,
+        credit_account_id="01a2014c-0000-7000-8000-000000000000",
+        amount=1,
+        currency="EUR",
+        type="deposit",
+    )
+    with pytest.raises(AccountNotFound):
+        await wallet_client.transfer(request)
+
+
+async def test_transfer_when_accounts_of_different_brands_is_refused(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    other_brand_player = await open_player(0, brand="other-brand")
+    request = CreateTransferRequest(
+        idempotency_key=key(),
+        debit_account_id=house.id,
+        credit_account_id=other_brand_player.id,
+        amount=1,
+        currency="EUR",
+        type="deposit",
+    )
+    with pytest.raises(BrandMismatch):
+        await wallet_client.transfer(request)
+
+
+async def test_batch_when_all_legs_fit_applies_all(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    legs = [
+        TransferLegIn(debit_account_id=player.id, credit_account_id=house.id, amount=60, currency="EUR", type="bet"),
+        TransferLegIn(debit_account_id=house.id, credit_account_id=player.id, amount=200, currency="EUR", type="win"),
+    ]
+    result = await wallet_client.transfer_batch(CreateBatchRequest(idempotency_key=key(), transfers=legs))
+    assert [t.position for t in result.transfers] == [0, 1]
+    assert result.balances[str(player.id)].posted == 240
+    assert (await wallet_client.get_balance(player.id)).posted == 240
+
+
+async def test_batch_when_one_leg_fails_applies_none(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    legs = [
+        TransferLegIn(debit_account_id=player.id, credit_account_id=house.id, amount=60, currency="EUR", type="bet"),
+        TransferLegIn(debit_account_id=player.id, credit_account_id=house.id, amount=60, currency="EUR", type="bet"),
+    ]
+    with pytest.raises(InsufficientFunds) as raised:
+        await wallet_client.transfer_batch(CreateBatchRequest(idempotency_key=key(), transfers=legs))
+    assert raised.value.extensions["transfer_index"] == 1
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+    assert (await wallet_client.list_transfers(account_id=player.id)).items[0].type == "deposit"
+
+
+async def test_reversal_by_id_moves_money_back_and_names_original(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    original = await wallet_client.transfer(bet(player, house, 40))
+    reversal = await wallet_client.reverse(
+        ReverseTransferRequest(idempotency_key=key(), transfer_id=original.transfer.id, type="bet_rollback")
+    )
+    assert reversal.status == "reversed"
+    assert reversal.transfers[0].reverses_id == original.transfer.id
+    assert reversal.transfers[0].debit_account_id == house.id
+    assert reversal.transfers[0].type == "bet_rollback"
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_reversal_when_already_reversed_is_refused(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    original = await wallet_client.transfer(bet(player, house, 40))
+    await wallet_client.reverse(ReverseTransferRequest(idempotency_key=key(), transfer_id=original.transfer.id))
+    with pytest.raises(AlreadyReversed):
+        await wallet_client.reverse(ReverseTransferRequest(idempotency_key=key(), transfer_id=original.transfer.id))
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_reversal_when_replayed_does_not_move_money_again(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    await wallet_client.transfer(bet(player, house, 40, "bet-77"))
+    request = ReverseTransferRequest(idempotency_key="rollback-77", original_idempotency_key="bet-77")
+    first = await wallet_client.reverse(request)
+    again = await wallet_client.reverse(request)
+    assert again == first
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_reversal_of_a_reversal_is_refused(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    original = await wallet_client.transfer(bet(player, house, 40))
+    reversal = await wallet_client.reverse(
+        ReverseTransferRequest(idempotency_key=key(), transfer_id=original.transfer.id)
+    )
+    with pytest.raises(NotReversible):
+        await wallet_client.reverse(ReverseTransferRequest(idempotency_key=key(), transfer_id=reversal.transfers[0].id))
+
+
+async def test_reversal_when_original_unseen_tombstones_and_refuses_it_later(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    tombstone = await wallet_client.reverse(
+        ReverseTransferRequest(idempotency_key="rollback-timed-out", original_idempotency_key="bet-timed-out")
+    )
+    assert tombstone.status == "tombstoned"
+    assert tombstone.transfers == []
+    with pytest.raises(TransferTombstoned):
+        await wallet_client.transfer(bet(player, house, 40, "bet-timed-out"))
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_reversal_of_a_win_when_player_spent_it_is_refused(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(0)
+    win = await wallet_client.transfer(
+        CreateTransferRequest(
+            idempotency_key=key(),
+            debit_account_id=house.id,
+            credit_account_id=player.id,
+            amount=50,
+            currency="EUR",
+            type="win",
+        )
+    )
+    await wallet_client.transfer(bet(player, house, 30))
+    with pytest.raises(InsufficientFunds):
+        await wallet_client.reverse(ReverseTransferRequest(idempotency_key=key(), transfer_id=win.transfer.id))
+    assert (await wallet_client.get_balance(player.id)).posted == 20
+
+
+async def test_transfer_list_pages_newest_first_without_gaps(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(1000)
+    for _ in range(7):
+        await wallet_client.transfer(bet(player, house, 1))
+    seen = []
+    cursor = None
+    while True:
+        page = await wallet_client.list_transfers(account_id=player.id, cursor=cursor, limit=3)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == 8  # deposit + 7 bets
+    assert [t.id for t in seen] == sorted((t.id for t in seen), reverse=True)
+    assert seen[-1].type == "deposit"
+
+
+async def test_committed_transfer_writes_its_event_to_outbox(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+) -> None:
+    player = await open_player(100)
+    result = await wallet_client.transfer(bet(player, house, 10))
+    row = await db.fetchrow(
+        "SELECT type, version, brand_id, trace_id, payload FROM wallet.outbox WHERE payload->>'id' = $1",
+        str(result.transfer.id),
+    )
+    assert row["type"] == "wallet.transfer.committed"
+    assert row["version"] == 1
+    assert row["brand_id"] == "brand-test"
+    assert '"amount": 10' in row["payload"]
+
+
+async def test_transfers_cannot_be_updated_or_deleted_in_the_database(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+) -> None:
+    await open_player(100)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await db.execute("UPDATE wallet.transfers SET amount = amount + 1")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await db.execute("DELETE FROM wallet.transfers")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await db.execute("DELETE FROM wallet.requests")
