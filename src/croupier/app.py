@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import Response
 
 import croupier
 from croupier.bootstrap import Platform, bootstrap, shutdown
@@ -32,7 +31,8 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = None
         if app.state.platform is None:
-            assert settings is not None and url is not None
+            assert settings is not None
+            assert url is not None
             started = await bootstrap(settings, url)
             _attach(app, started)
         try:
@@ -78,5 +78,3 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
 def _attach(app: FastAPI, platform: Platform) -> None:
     app.state.platform = platform
     app.state.wallet = platform.wallet
-
-

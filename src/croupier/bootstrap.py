@@ -76,9 +76,9 @@ async def shutdown(platform: Platform) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_platform(settings: Settings, url: str, services: tuple[str, ...] = ("wallet",)) -> AsyncIterator[
-    Platform
-]:
+async def running_platform(
+    settings: Settings, url: str, services: tuple[str, ...] = ("wallet",)
+) -> AsyncIterator[Platform]:
     platform = await bootstrap(settings, url, services)
     try:
         yield platform

@@ -22,7 +22,9 @@ from croupier.wallet.client import (
 from tests.wallet.conftest import OpenPlayer, key
 
 
-def bet(player: AccountOut, house: AccountOut, amount: int, idempotency_key: str | None = None) -> CreateTransferRequest:
+def bet(
+    player: AccountOut, house: AccountOut, amount: int, idempotency_key: str | None = None
+) -> CreateTransferRequest:
     return CreateTransferRequest(
         idempotency_key=idempotency_key or key("bet"),
         debit_account_id=player.id,

@@ -1,1 +1,1 @@
-"""Shared infrastructure (database, migrations, money, ids, errors, events, HTTP). No domain logic, no service imports."""
+"""Shared infrastructure: database, migrations, money, ids, errors, events, HTTP. No domain logic, no services."""

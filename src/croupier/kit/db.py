@@ -49,17 +49,17 @@ class Database:
             self._pool = None
 
     @property
-    def pool(self) -> "asyncpg.Pool[Any]":
+    def pool(self) -> asyncpg.Pool[Any]:
         if self._pool is None:
             raise RuntimeError("database is not connected")
         return self._pool
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator["asyncpg.pool.PoolConnectionProxy[Any]"]:
+    async def transaction(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[Any]]:
         async with self.pool.acquire() as connection, connection.transaction():
             yield connection
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator["asyncpg.pool.PoolConnectionProxy[Any]"]:
+    async def connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[Any]]:
         async with self.pool.acquire() as connection:
             yield connection

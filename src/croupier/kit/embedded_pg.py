@@ -20,6 +20,7 @@ import logging
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import socket
 import stat
@@ -286,8 +287,9 @@ class EmbeddedPostgres:
         try:
             pwd.getpwnam(self._run_as)
         except KeyError:
+            useradd = shutil.which("useradd") or "/usr/sbin/useradd"
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self._run_as],
+                [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self._run_as],
                 check=True,
                 capture_output=True,
             )

@@ -60,9 +60,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> Response:
-        return Response(
-            dumps(error.to_problem()), status_code=error.status, media_type=PROBLEM_JSON
-        )
+        return Response(dumps(error.to_problem()), status_code=error.status, media_type=PROBLEM_JSON)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:

@@ -49,7 +49,7 @@ def load_migrations(package: str) -> list[Migration]:
     return found
 
 
-async def apply_migrations(connection: "asyncpg.Connection[Any]", schema: str, package: str) -> list[Migration]:
+async def apply_migrations(connection: asyncpg.Connection[Any], schema: str, package: str) -> list[Migration]:
     """Apply the pending migrations of one service schema; return those applied now."""
     if not re.fullmatch(r"[a-z_]+", schema):
         raise MigrationError(f"invalid schema name {schema!r}")

@@ -6,7 +6,7 @@ used in its own table and refuses to start when the configuration disagrees.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -64,7 +64,7 @@ class CurrencyRegistry:
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
 
-    def __iter__(self) -> "Iterable[Currency]":
+    def __iter__(self) -> Iterator[Currency]:
         return iter(sorted(self._by_code.values(), key=lambda c: c.code))
 
     def __len__(self) -> int:

@@ -28,7 +28,7 @@ class Event:
     id: UUID | None = None
 
 
-async def write_events(connection: "asyncpg.Connection[Any]", schema: str, events: Sequence[Event]) -> None:
+async def write_events(connection: asyncpg.Connection[Any], schema: str, events: Sequence[Event]) -> None:
     """Insert events into `<schema>.outbox` with one statement (the caller owns the transaction)."""
     if not events:
         return

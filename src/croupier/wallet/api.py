@@ -27,9 +27,7 @@ Wallet = Annotated[WalletService, Depends(wallet_service)]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: PROBLEM_SCHEMA for status in (400, 404, 409, 413, 415, 422, 503)
-}
+_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 404, 409, 413, 415, 422, 503), PROBLEM_SCHEMA)
 
 
 def _command_responses(model: type[Any]) -> dict[int | str, dict[str, Any]]:
@@ -101,7 +99,9 @@ async def get_balance(account_id: UUID, wallet: Wallet) -> Response:
     summary="List an account's transfers, newest first",
     responses=_ERRORS,
 )
-async def list_account_transfers(account_id: UUID, wallet: Wallet, cursor: Cursor = None, limit: Limit = 100) -> Response:
+async def list_account_transfers(
+    account_id: UUID, wallet: Wallet, cursor: Cursor = None, limit: Limit = 100
+) -> Response:
     return json_response(await wallet.list_transfers(account_id=account_id, cursor=cursor, limit=limit))
 
 
@@ -130,14 +130,14 @@ async def create_batch(body: schemas.CreateBatchRequest, wallet: Wallet) -> Resp
     return _command_result(*await wallet.transfer_batch(body))
 
 
-@router.get("/transfers", response_model=schemas.TransferPage, summary="List transfers, newest first", responses=_ERRORS)
+@router.get(
+    "/transfers", response_model=schemas.TransferPage, summary="List transfers, newest first", responses=_ERRORS
+)
 async def list_transfers(wallet: Wallet, cursor: Cursor = None, limit: Limit = 100) -> Response:
     return json_response(await wallet.list_transfers(cursor=cursor, limit=limit))
 
 
-@router.get(
-    "/transfers/{transfer_id}", response_model=schemas.TransferOut, summary="Get a transfer", responses=_ERRORS
-)
+@router.get("/transfers/{transfer_id}", response_model=schemas.TransferOut, summary="Get a transfer", responses=_ERRORS)
 async def get_transfer(transfer_id: UUID, wallet: Wallet) -> Response:
     return json_response(await wallet.get_transfer(transfer_id))
 

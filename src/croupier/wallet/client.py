@@ -235,18 +235,16 @@ class InProcessWalletClient:
         return TransferPage.model_validate(page)
 
 
-_ERRORS_BY_CODE: dict[str, type[DomainError]] = {
-    error.code: error
-    for error in (
-        *WALLET_ERRORS,
-        ValidationFailed,
-        NotFound,
-        Conflict,
-        UnknownCurrency,
-        AmountOutOfRange,
-        ServiceUnavailable,
-    )
-}
+_KNOWN_ERRORS: tuple[type[DomainError], ...] = (
+    *WALLET_ERRORS,
+    ValidationFailed,
+    NotFound,
+    Conflict,
+    UnknownCurrency,
+    AmountOutOfRange,
+    ServiceUnavailable,
+)
+_ERRORS_BY_CODE: dict[str, type[DomainError]] = {error.code: error for error in _KNOWN_ERRORS}
 _PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}
 
 

@@ -98,8 +98,12 @@ class LedgerWriter:
                 outcomes = await self._apply_with_retries([command for command, _ in batch])
             except Exception as error:  # never let the writer die: answer the batch, keep serving
                 logger.exception("ledger batch failed")
-                failure = error if isinstance(error, ServiceUnavailable) else ServiceUnavailable(
-                    "the ledger could not apply the request; retry with the same idempotency key"
+                failure = (
+                    error
+                    if isinstance(error, ServiceUnavailable)
+                    else ServiceUnavailable(
+                        "the ledger could not apply the request; retry with the same idempotency key"
+                    )
                 )
                 outcomes = [Outcome(error=failure)] * len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):

@@ -10,8 +10,6 @@ import asyncpg
 from croupier.kit.outbox import Event, write_events
 from croupier.wallet.rules import AccountState, BatchApplier, KnownTransfer, StoredRequest
 
-Connection = "asyncpg.Connection[Any]"
-
 TRANSFER_COLUMNS = """t.id, t.request_key AS idempotency_key, t.position, t.kind, t.type, t.brand_id,
     t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.hold_id, t.reverses_id, t.expires_at,
     t.metadata, t.created_at"""
@@ -77,7 +75,8 @@ async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> 
     if applier.new_requests:
         await connection.execute(
             """INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
-               SELECT k, kd, h, r, $5 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[]) AS u(k, kd, h, r)""",
+               SELECT k, kd, h, r, $5
+               FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[]) AS u(k, kd, h, r)""",
             [r[0] for r in applier.new_requests],
             [r[1] for r in applier.new_requests],
             [r[2] for r in applier.new_requests],
@@ -265,19 +264,20 @@ async def list_transfers(
         )
         return rows
     # Two index scans merged, instead of one OR that would read every entry of a busy house account.
-    rows = await connection.fetch(
-        f"""SELECT * FROM (
+    return list(
+        await connection.fetch(
+            f"""SELECT * FROM (
                 (SELECT {TRANSFER_COLUMNS} FROM wallet.transfers t
                  WHERE t.debit_account_id = $1 AND ($2::uuid IS NULL OR t.id < $2) ORDER BY t.id DESC LIMIT $3)
                 UNION ALL
                 (SELECT {TRANSFER_COLUMNS} FROM wallet.transfers t
                  WHERE t.credit_account_id = $1 AND ($2::uuid IS NULL OR t.id < $2) ORDER BY t.id DESC LIMIT $3)
             ) both_sides ORDER BY id DESC LIMIT $3""",
-        account_id,
-        before,
-        limit,
+            account_id,
+            before,
+            limit,
+        )
     )
-    return rows
 
 
 async def write_account_events(connection: Any, events: Sequence[Event]) -> None:

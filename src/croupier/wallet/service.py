@@ -78,7 +78,8 @@ class WalletService:
         currency = self.currencies.get(request.currency)
         if request.owner_type == "player" and request.allow_negative:
             raise ValidationFailed("player accounts can never go negative: allow_negative must be false")
-        values = {
+        created_at = self.clock()
+        values: dict[str, Any] = {
             "id": uuid7(),
             "brand_id": request.brand_id,
             "owner_type": request.owner_type,
@@ -88,7 +89,7 @@ class WalletService:
             "currency": request.currency,
             "allow_negative": request.allow_negative,
             "metadata": request.metadata,
-            "created_at": self.clock(),
+            "created_at": created_at,
         }
         async with self.db.transaction() as connection:
             pinned = await repository.pin_currency(connection, currency.code, currency.exponent)
@@ -109,7 +110,7 @@ class WalletService:
                 event = Event(
                     type="wallet.account.opened",
                     payload={k: v for k, v in account.items() if k != "balance"},
-                    occurred_at=values["created_at"],
+                    occurred_at=created_at,
                     brand_id=request.brand_id,
                     trace_id=current_trace_id.get(),
                 )

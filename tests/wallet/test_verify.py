@@ -1,0 +1,86 @@
+"""`croupier wallet verify` recomputes balances from transfers and reports every discrepancy."""
+
+import os
+import subprocess
+import sys
+
+import asyncpg
+
+from croupier.bootstrap import Platform
+from croupier.wallet.client import AccountOut, CreateTransferRequest, WalletClient
+from croupier.wallet.verify import verify_ledger
+from tests.wallet.conftest import OpenPlayer, key
+
+
+async def _some_activity(wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer) -> AccountOut:
+    player = await open_player(500)
+    await wallet_client.transfer(
+        CreateTransferRequest(
+            idempotency_key=key(),
+            debit_account_id=player.id,
+            credit_account_id=house.id,
+            amount=120,
+            currency="EUR",
+            type="bet",
+        )
+    )
+    return player
+
+
+async def test_verify_when_ledger_untouched_is_clean(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, platform: Platform
+) -> None:
+    await _some_activity(wallet_client, house, open_player)
+    report = await verify_ledger(platform.db)
+    assert report.clean
+    assert report.transfers == 2
+    assert report.currencies["EUR"]["debits_posted"] == report.currencies["EUR"]["credits_posted"] == 620
+
+
+async def test_verify_when_balance_edited_by_hand_reports_the_account(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, platform: Platform, db: asyncpg.Connection
+) -> None:
+    player = await _some_activity(wallet_client, house, open_player)
+    await db.execute("UPDATE wallet.accounts SET credits_posted = credits_posted + 1 WHERE id = $1", player.id)
+    report = await verify_ledger(platform.db)
+    checks = {(d.check, d.subject) for d in report.discrepancies}
+    assert ("balance_matches_transfers", str(player.id)) in checks
+    assert ("debits_equal_credits", "EUR") in checks
+
+
+async def test_verify_when_player_negative_reports_it(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, platform: Platform, db: asyncpg.Connection
+) -> None:
+    player = await open_player(0)
+    # Bypass every safeguard to plant a broken ledger: drop the constraint and the append-only trigger first.
+    await db.execute("ALTER TABLE wallet.accounts DROP CONSTRAINT available_not_negative")
+    await db.execute(
+        """INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
+           VALUES ('planted', 'transfer', '\\x00', '{}', now())"""
+    )
+    await db.execute(
+        """INSERT INTO wallet.transfers (id, request_key, kind, type, brand_id, debit_account_id, credit_account_id,
+               amount, currency, created_at)
+           VALUES (gen_random_uuid(), 'planted', 'transfer', 'bet', 'brand-test', $1, $2, 5, 'EUR', now())""",
+        player.id,
+        house.id,
+    )
+    await db.execute("UPDATE wallet.accounts SET debits_posted = debits_posted + 5 WHERE id = $1", player.id)
+    await db.execute("UPDATE wallet.accounts SET credits_posted = credits_posted + 5 WHERE id = $1", house.id)
+    report = await verify_ledger(platform.db)
+    assert [d.check for d in report.discrepancies] == ["no_negative_balance"]
+    assert report.discrepancies[0].subject == str(player.id)
+
+
+async def test_verify_command_exits_nonzero_on_discrepancy(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, database_url: str, db: asyncpg.Connection
+) -> None:
+    await _some_activity(wallet_client, house, open_player)
+    command = [sys.executable, "-m", "croupier", "wallet", "verify", "--database-url", database_url, "--json"]
+    clean = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert '"clean": true' in clean.stdout
+    await db.execute("UPDATE wallet.accounts SET debits_posted = debits_posted + 3 WHERE id = $1", house.id)
+    broken = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    assert broken.returncode == 1
+    assert '"clean": false' in broken.stdout
