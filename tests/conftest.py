@@ -40,12 +40,14 @@ def _psql(server: EmbeddedPostgres, sql: str) -> None:
     from croupier.kit.embedded_pg import binaries_dir
 
     password = server.password_file.read_text().strip()
-    subprocess.run(
+    result = subprocess.run(
         [str(binaries_dir() / "psql"), server.url("postgres"), "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         env={"PGPASSWORD": password, "PATH": "/usr/bin:/bin"},
     )
+    assert result.returncode == 0, f"psql {sql!r} failed: {result.stderr}"
 
 
 @pytest.fixture(scope="session")

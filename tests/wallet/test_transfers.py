@@ -1,5 +1,7 @@
 """Transfers, batches, idempotency and reversals, through the client contract (in-process and HTTP alike)."""
 
+import json
+
 import asyncpg
 import pytest
 
@@ -288,7 +290,9 @@ async def test_committed_transfer_writes_its_event_to_outbox(
     assert row["type"] == "wallet.transfer.committed"
     assert row["version"] == 1
     assert row["brand_id"] == "brand-test"
-    assert '"amount": 10' in row["payload"]
+    payload = json.loads(row["payload"])
+    assert payload["amount"] == 10
+    assert payload["debit_account_id"] == str(player.id)
 
 
 async def test_transfers_cannot_be_updated_or_deleted_in_the_database(

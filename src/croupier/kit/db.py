@@ -16,12 +16,8 @@ from croupier.kit.serialization import dumps_str, loads
 
 
 async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
-    await connection.set_type_codec(
-        "jsonb",
-        encoder=dumps_str,
-        decoder=loads,
-        schema="pg_catalog",
-    )
+    for json_type in ("json", "jsonb"):
+        await connection.set_type_codec(json_type, encoder=dumps_str, decoder=loads, schema="pg_catalog")
 
 
 class Database:

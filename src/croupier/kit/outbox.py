@@ -35,7 +35,7 @@ async def write_events(connection: asyncpg.Connection[Any], schema: str, events:
     await connection.execute(
         f"""INSERT INTO {schema}.outbox (id, type, version, occurred_at, brand_id, trace_id, payload)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::timestamptz[], $5::text[], $6::text[],
-                                 $7::jsonb[])""",
+                                 $7::json[])""",
         [event.id or uuid7() for event in events],
         [event.type for event in events],
         [event.version for event in events],

@@ -21,13 +21,14 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from croupier.kit.db import Database
 from croupier.kit.errors import ServiceUnavailable
 from croupier.wallet import repository
-from croupier.wallet.rules import BatchApplier, Command, Outcome
+from croupier.wallet.rules import BatchApplier, Command, Outcome, transfer_ids_of_result
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ _CONNECTION_FAULTS = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # Raised by the pool when it resets a connection the server dropped mid-operation (PostgreSQL crashed).
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
@@ -82,7 +85,7 @@ class LedgerWriter:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append((command, future))
         self._wakeup.set()
-        return await asyncio.shield(future)
+        return await future
 
     async def _run(self) -> None:
         while True:
@@ -136,7 +139,7 @@ class LedgerWriter:
     async def _apply(self, commands: list[Command]) -> list[Outcome]:
         keys: set[str] = set()
         target_keys: set[str] = set()
-        transfer_ids = set()
+        transfer_ids: set[UUID] = set()
         for command in commands:
             keys.add(command.key)
             if command.target_key is not None:
@@ -148,7 +151,11 @@ class LedgerWriter:
         now = self._clock()
         async with self._db.transaction() as connection:
             requests = await repository.load_requests(connection, list(keys | target_keys))
-            transfers, by_key = await repository.load_transfers(connection, list(transfer_ids), list(target_keys))
+            for target_key in target_keys:  # a reversal by key: the stored result names the original transfers
+                stored = requests.get(target_key)
+                if stored is not None:
+                    transfer_ids.update(transfer_ids_of_result(stored.result))
+            transfers, by_key = await repository.load_transfers(connection, list(transfer_ids))
             account_ids = set()
             for command in commands:
                 for leg in command.legs:

@@ -7,7 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
+from croupier.kit.ids import uuid7
 from croupier.kit.outbox import Event, write_events
+from croupier.kit.serialization import dumps_str
 from croupier.wallet.rules import AccountState, BatchApplier, KnownTransfer, StoredRequest
 
 TRANSFER_COLUMNS = """t.id, t.request_key AS idempotency_key, t.position, t.kind, t.type, t.brand_id,
@@ -24,27 +26,29 @@ ACCOUNT_COLUMNS = """id, brand_id, owner_type, owner_id, kind, label, currency, 
 async def load_requests(connection: Any, keys: Sequence[str]) -> dict[str, StoredRequest]:
     if not keys:
         return {}
+    # Keys and ids travel as one JSON array: cheaper for the writer than a typed array encoded element by element.
     rows = await connection.fetch(
-        "SELECT key, kind, request_hash, result FROM wallet.requests WHERE key = ANY($1::text[])", keys
+        """SELECT key, kind, request_hash, result FROM wallet.requests
+           WHERE key IN (SELECT json_array_elements_text($1::json))""",
+        keys,
     )
     return {row["key"]: StoredRequest(row["kind"], bytes(row["request_hash"]), row["result"]) for row in rows}
 
 
 async def load_transfers(
-    connection: Any, ids: Sequence[UUID], request_keys: Sequence[str]
+    connection: Any, ids: Sequence[UUID]
 ) -> tuple[dict[UUID, KnownTransfer], dict[str, list[UUID]]]:
-    """Transfers named by id or by the idempotency key that created them, with their resolution and reversal."""
-    if not ids and not request_keys:
+    """Transfers by id with their resolution and reversal, and their ids grouped by the key that created them."""
+    if not ids:
         return {}, {}
     rows = await connection.fetch(
         f"""SELECT {TRANSFER_COLUMNS},
                    (SELECT r.id FROM wallet.transfers r WHERE r.hold_id = t.id) AS resolved_by,
                    (SELECT v.id FROM wallet.transfers v WHERE v.reverses_id = t.id) AS reversed_by
             FROM wallet.transfers t
-            WHERE t.id = ANY($1::uuid[]) OR t.request_key = ANY($2::text[])
+            WHERE t.id IN (SELECT json_array_elements_text($1::json)::uuid)
             ORDER BY t.request_key, t.position""",
         ids,
-        request_keys,
     )
     transfers: dict[UUID, KnownTransfer] = {}
     by_key: dict[str, list[UUID]] = {}
@@ -64,80 +68,81 @@ async def lock_accounts(connection: Any, ids: Iterable[UUID]) -> dict[UUID, Acco
     rows = await connection.fetch(
         """SELECT id, brand_id, currency, allow_negative, debits_posted, credits_posted, debits_pending,
                   credits_pending
-           FROM wallet.accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE""",
+           FROM wallet.accounts WHERE id IN (SELECT json_array_elements_text($1::json)::uuid)
+           ORDER BY id FOR UPDATE""",
         wanted,
     )
     return {row["id"]: AccountState(*row) for row in rows}
 
 
+_WRITE_BATCH = """
+WITH new_requests AS (
+    INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
+    SELECT r.key, r.kind, decode(r.hash, 'hex'), r.result::json, $7
+    FROM json_to_recordset($1::json) AS r(key text, kind text, hash text, result text)
+), new_transfers AS (
+    INSERT INTO wallet.transfers (id, request_key, position, kind, type, brand_id, debit_account_id,
+        credit_account_id, amount, currency, hold_id, reverses_id, expires_at, metadata, created_at)
+    SELECT t.id, t.idempotency_key, t.position, t.kind, t.type, t.brand_id, t.debit_account_id,
+        t.credit_account_id, t.amount, t.currency, t.hold_id, t.reverses_id, t.expires_at, t.metadata, $7
+    FROM json_to_recordset($2::json) AS t(id uuid, idempotency_key text, position int2, kind text, type text,
+        brand_id text, debit_account_id uuid, credit_account_id uuid, amount int8, currency text, hold_id uuid,
+        reverses_id uuid, expires_at timestamptz, metadata jsonb)
+), balances AS (
+    UPDATE wallet.accounts a
+    SET debits_posted = b.dp, credits_posted = b.cp, debits_pending = b.dq, credits_pending = b.cq
+    FROM json_to_recordset($3::json) AS b(id uuid, dp int8, cp int8, dq int8, cq int8)
+    WHERE a.id = b.id
+), new_expiries AS (
+    INSERT INTO wallet.hold_expiries (hold_id, expires_at)
+    SELECT e.hold_id, e.expires_at FROM json_to_recordset($4::json) AS e(hold_id uuid, expires_at timestamptz)
+), resolved AS (
+    DELETE FROM wallet.hold_expiries WHERE hold_id IN (SELECT value::uuid FROM json_array_elements_text($5::json))
+), events AS (
+    INSERT INTO wallet.outbox (id, type, version, occurred_at, brand_id, trace_id, payload)
+    SELECT e.id, e.type, 1, $7, e.brand_id, e.trace_id, e.payload::json
+    FROM json_to_recordset($6::json) AS e(id uuid, type text, brand_id text, trace_id text, payload text)
+)
+SELECT 1
+"""
+
+
 async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> None:
-    """Write everything one batch produced: requests, transfers, balances, hold expiries, outbox events."""
-    if applier.new_requests:
-        await connection.execute(
-            """INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
-               SELECT k, kd, h, r, $5
-               FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[]) AS u(k, kd, h, r)""",
-            [r[0] for r in applier.new_requests],
-            [r[1] for r in applier.new_requests],
-            [r[2] for r in applier.new_requests],
-            [r[3] for r in applier.new_requests],
-            now,
-        )
-    rows = applier.new_transfers
-    if rows:
-        await connection.execute(
-            """INSERT INTO wallet.transfers (id, request_key, position, kind, type, brand_id, debit_account_id,
-                   credit_account_id, amount, currency, hold_id, reverses_id, expires_at, metadata, created_at)
-               SELECT u.*, $15::timestamptz FROM unnest($1::uuid[], $2::text[], $3::int2[], $4::text[], $5::text[],
-                   $6::text[], $7::uuid[], $8::uuid[], $9::int8[], $10::text[], $11::uuid[], $12::uuid[],
-                   $13::timestamptz[], $14::jsonb[]) AS u""",
-            [r["id"] for r in rows],
-            [r["idempotency_key"] for r in rows],
-            [r["position"] for r in rows],
-            [r["kind"] for r in rows],
-            [r["type"] for r in rows],
-            [r["brand_id"] for r in rows],
-            [r["debit_account_id"] for r in rows],
-            [r["credit_account_id"] for r in rows],
-            [r["amount"] for r in rows],
-            [r["currency"] for r in rows],
-            [r["hold_id"] for r in rows],
-            [r["reverses_id"] for r in rows],
-            [r["expires_at"] for r in rows],
-            [r["metadata"] for r in rows],
-            now,
-        )
-    if applier.touched:
-        accounts = [applier.accounts[account_id] for account_id in applier.touched]
-        await connection.execute(
-            """UPDATE wallet.accounts a
-               SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
-               FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS u(id, dp, cp, dq, cq)
-               WHERE a.id = u.id""",
-            [a.id for a in accounts],
-            [a.debits_posted for a in accounts],
-            [a.credits_posted for a in accounts],
-            [a.debits_pending for a in accounts],
-            [a.credits_pending for a in accounts],
-        )
-    if applier.new_expiries:
-        await connection.execute(
-            """INSERT INTO wallet.hold_expiries (hold_id, expires_at)
-               SELECT * FROM unnest($1::uuid[], $2::timestamptz[])""",
-            [e[0] for e in applier.new_expiries],
-            [e[1] for e in applier.new_expiries],
-        )
-    if applier.resolved_holds:
-        await connection.execute(
-            "DELETE FROM wallet.hold_expiries WHERE hold_id = ANY($1::uuid[])", applier.resolved_holds
-        )
-    await write_events(
-        connection,
-        "wallet",
-        [
-            Event(type=type_, payload=payload, occurred_at=now, brand_id=brand or None, trace_id=trace)
-            for type_, brand, payload, trace in applier.events
-        ],
+    """Write everything one batch produced in one statement: requests, transfers, balances, expiries, events.
+
+    Each table's rows travel as one JSON array that PostgreSQL unpacks with json_to_recordset: serialising them with
+    orjson costs the writer far less than encoding a dozen typed array parameters element by element.
+    Stored results and event payloads are JSON text exactly as first serialised, so a replay returns the same bytes.
+    """
+    requests = [
+        {"key": key, "kind": kind, "hash": digest.hex(), "result": dumps_str(result)}
+        for key, kind, digest, result in applier.new_requests
+    ]
+    balances = [
+        {"id": a.id, "dp": a.debits_posted, "cp": a.credits_posted, "dq": a.debits_pending, "cq": a.credits_pending}
+        for a in (applier.accounts[account_id] for account_id in applier.touched)
+    ]
+    expiries = [{"hold_id": hold_id, "expires_at": expires_at} for hold_id, expires_at in applier.new_expiries]
+    events = [
+        {
+            # A transfer has exactly one event, so the transfer's UUIDv7 serves as the event id.
+            "id": payload.get("id") or uuid7(),
+            "type": type_,
+            "brand_id": brand or None,
+            "trace_id": trace,
+            "payload": dumps_str(payload),
+        }
+        for type_, brand, payload, trace in applier.events
+    ]
+    await connection.execute(
+        _WRITE_BATCH,  # the connection's json codec serialises each list with orjson
+        requests,
+        applier.new_transfers,
+        balances,
+        expiries,
+        applier.resolved_holds,
+        events,
+        now,
     )
 
 

@@ -479,6 +479,13 @@ def _move(debit: AccountState, credit: AccountState, amount: int, *, pending: bo
         debit.debits_posted, credit.credits_posted = debits, credits
 
 
+def transfer_ids_of_result(result: dict[str, Any]) -> list[UUID]:
+    """The transfers a stored command result names (a single transfer, or the list of a batch or reversal)."""
+    if "transfer" in result:
+        return [UUID(str(result["transfer"]["id"]))]
+    return [UUID(str(row["id"])) for row in result.get("transfers", [])]
+
+
 def _as_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value

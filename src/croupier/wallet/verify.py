@@ -7,7 +7,8 @@ Checks:
   4. every transfer is in the currency of both its accounts, and both accounts belong to one brand;
   5. hold resolutions match their hold (accounts, amount not above it, only holds resolved);
   6. reversals mirror the transfer they reverse (accounts swapped, same amount) and reverse only money movements;
-  7. every transfer belongs to an acknowledged request (an idempotency record).
+  7. every transfer belongs to an acknowledged request (an idempotency record);
+  8. every account, hold and reversed transfer a transfer refers to exists.
 """
 
 from dataclasses import dataclass, field
@@ -98,6 +99,19 @@ WHERE NOT EXISTS (SELECT 1 FROM wallet.requests q WHERE q.key = t.request_key AN
 LIMIT 1000
 """
 
+_DANGLING_REFERENCES = """
+SELECT t.id, 'account' AS missing FROM wallet.transfers t
+WHERE NOT EXISTS (SELECT 1 FROM wallet.accounts a WHERE a.id = t.debit_account_id)
+   OR NOT EXISTS (SELECT 1 FROM wallet.accounts a WHERE a.id = t.credit_account_id)
+UNION ALL
+SELECT t.id, 'hold' FROM wallet.transfers t
+WHERE t.hold_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM wallet.transfers h WHERE h.id = t.hold_id)
+UNION ALL
+SELECT t.id, 'reversed transfer' FROM wallet.transfers t
+WHERE t.reverses_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM wallet.transfers o WHERE o.id = t.reverses_id)
+LIMIT 1000
+"""
+
 _TRANSFER_TOTALS = """
 SELECT currency,
        count(*) AS transfers,
@@ -183,6 +197,10 @@ async def verify_ledger(db: Database) -> VerifyReport:
                     f"{row['credit_brand']}",
                     str(row["id"]),
                 )
+            )
+        for row in await connection.fetch(_DANGLING_REFERENCES):
+            problems.append(
+                Discrepancy("references_exist", f"refers to a {row['missing']} that does not exist", str(row["id"]))
             )
         for row in await connection.fetch(_BAD_RESOLUTIONS):
             problems.append(
