@@ -10,6 +10,7 @@ import croupier
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.kit.config import Settings
 from croupier.kit.http import GuardMiddleware, install_error_handlers, problem_response
+from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import api as wallet_api
 
 DESCRIPTION = """
@@ -52,6 +53,7 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
     app.state.platform = None
     if platform is not None:
         _attach(app, platform)
+    _exact_integer_bounds(app)
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
     app.include_router(wallet_api.router)
@@ -73,6 +75,38 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
         return {"status": "ready", "services": list(current.services)}
 
     return app
+
+
+def _exact_integer_bounds(app: FastAPI) -> None:
+    """Keep integer bounds exact in /openapi.json.
+
+    FastAPI's OpenAPI model stores minimum/maximum as floats, which turns the largest amount, 2^63 - 1, into
+    9.223372036854776e18 (that is 2^63, one more than the ledger accepts). Integral bounds are written back as
+    integers, and that one value as the exact limit.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _restore_integers(generate())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _restore_integers(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") and isinstance(value, float):
+                if value == float(MAX_MINOR_UNITS):
+                    node[key] = MAX_MINOR_UNITS
+                elif value.is_integer():
+                    node[key] = int(value)
+            else:
+                _restore_integers(value)
+    elif isinstance(node, list):
+        for item in node:
+            _restore_integers(item)
 
 
 def _attach(app: FastAPI, platform: Platform) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -88,15 +89,43 @@ def _serve(settings: Settings, services: tuple[str, ...]) -> None:
     _logging(settings.log_level)
     with database_url(settings) as (url, server):
         if server is not None:
-            console.print(f"PostgreSQL {server.pgdata} listening on 127.0.0.1:{server.port} (password in "
-                          f"{server.password_file})")
+            console.print(
+                f"PostgreSQL {server.pgdata} listening on 127.0.0.1:{server.port} (password in {server.password_file})"
+            )
         port = settings.port or find_free_port(settings.host)
         app = build_app(settings=settings, url=url)
         config = uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
         console.print(f"Croupier {croupier.__version__} serving {', '.join(services)} on http://{settings.host}:{port}")
-        console.print(f"API docs: http://{settings.host}:{port}/docs   OpenAPI: http://{settings.host}:{port}/openapi.json")
-        uvicorn.Server(config).run()
+        console.print(
+            f"API docs: http://{settings.host}:{port}/docs   OpenAPI: http://{settings.host}:{port}/openapi.json"
+        )
+        _run_until_signalled(uvicorn.Server(config))
     console.print("stopped")
+
+
+class _StopRequested(Exception):
+    pass
+
+
+def _run_until_signalled(server: uvicorn.Server) -> None:
+    """Serve until SIGINT/SIGTERM, then return normally so the caller stops PostgreSQL in order.
+
+    uvicorn drains the HTTP server on the signal, then restores the previous handlers and raises the signal again.
+    With the default SIGTERM handler that re-raise would kill the process before the embedded PostgreSQL is stopped,
+    so the previous handlers here turn the re-raised signal into an exception that ends serving cleanly.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise _StopRequested
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    except _StopRequested:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.command("migrate")
@@ -154,9 +183,61 @@ def wallet_verify(
         console.print(f"{report.accounts} accounts, {report.transfers} transfers checked")
         for problem in report.discrepancies:
             console.print(f"[red]DISCREPANCY[/red] {problem.check} {problem.subject}: {problem.detail}")
-        console.print("[green]clean[/green]" if report.clean else f"[red]{len(report.discrepancies)} discrepancies[/red]")
+        console.print(
+            "[green]clean[/green]" if report.clean else f"[red]{len(report.discrepancies)} discrepancies[/red]"
+        )
     if not report.clean:
         raise typer.Exit(1)
+
+
+@bench_app.command("wallet")
+def bench_wallet(
+    duration: Annotated[float, typer.Option(min=1, help="Seconds measured per run (after a short warm-up).")] = 10.0,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="pgbench clients and HTTP connections of the closed-loop wallet runs.")
+    ] = 16,
+    inprocess_concurrency: Annotated[
+        int, typer.Option("--inprocess-concurrency", min=1, help="Concurrent tasks of the in-process runs.")
+    ] = 256,
+    rate: Annotated[float, typer.Option(min=1, help="Transfers per second of the open-loop latency run.")] = 1000.0,
+    bench_database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Run everything on this PostgreSQL database instead of a temporary embedded server "
+            "(pgbench -i recreates its pgbench_* tables there; the bench's wallet accounts stay).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with every number.")] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of runs: pgbench, http-uniform, http-hot, http-fixed-rate, inprocess-uniform, "
+            "inprocess-hot."
+        ),
+    ] = None,
+) -> None:
+    """Wallet throughput and latency (HTTP and in-process) next to pgbench TPC-B on the same PostgreSQL."""
+    from croupier.bench.wallet import BenchOptions, parse_runs, run_wallet_bench
+
+    try:
+        runs = parse_runs(only)
+    except ValueError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    options = BenchOptions(
+        duration=duration,
+        concurrency=concurrency,
+        inprocess_concurrency=inprocess_concurrency,
+        rate=rate,
+        database_url=bench_database_url,
+        runs=runs,
+    )
+    report = run_wallet_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        report.render(console)
 
 
 @app.command()

@@ -68,3 +68,9 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
     status = 503
     title = "Service temporarily unavailable"
+
+
+class InternalError(DomainError):
+    code = "internal_error"
+    status = 500
+    title = "Internal error"

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from croupier.kit.errors import PROBLEM_TYPE_BASE, DomainError
@@ -57,6 +58,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+_TITLES = {
+    "malformed_json": "Malformed JSON",
+    "not_found": "Not found",
+    "method_not_allowed": "Method not allowed",
+    "payload_too_large": "Payload too large",
+    "unsupported_media_type": "Unsupported media type",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> Response:
@@ -83,14 +93,38 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+        codes = {
+            # FastAPI's only 400 is a body it could not parse (e.g. bytes that are not UTF-8).
+            400: "malformed_json",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
+        }
         code = codes.get(error.status_code, "http_error")
-        return problem_response(error.status_code, code, str(error.detail), str(error.detail))
+        detail = "the request body is not valid JSON" if code == "malformed_json" else str(error.detail)
+        response = problem_response(error.status_code, code, _TITLES.get(code, str(error.detail)), detail)
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        if error.status_code == 405:
+            # Starlette names only the first route matching the path; one path may be served by several routes.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal_error", "Internal error", "an unexpected error occurred")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Methods some route serves on this path, found by asking every route as the router would."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 class GuardMiddleware:

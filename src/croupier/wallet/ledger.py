@@ -26,7 +26,7 @@ from uuid import UUID
 import asyncpg
 
 from croupier.kit.db import Database
-from croupier.kit.errors import ServiceUnavailable
+from croupier.kit.errors import InternalError, ServiceUnavailable
 from croupier.wallet import repository
 from croupier.wallet.rules import BatchApplier, Command, Outcome, transfer_ids_of_result
 
@@ -97,23 +97,32 @@ class LedgerWriter:
                 continue
             size = min(len(self._queue), self._batch_max)
             batch = [self._queue.popleft() for _ in range(size)]
-            try:
-                outcomes = await self._apply_with_retries([command for command, _ in batch])
-            except Exception as error:  # never let the writer die: answer the batch, keep serving
-                logger.exception("ledger batch failed")
-                failure = (
-                    error
-                    if isinstance(error, ServiceUnavailable)
-                    else ServiceUnavailable(
-                        "the ledger could not apply the request; retry with the same idempotency key"
-                    )
-                )
-                outcomes = [Outcome(error=failure)] * len(batch)
+            outcomes = await self._apply_isolating_failures([command for command, _ in batch])
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
             self.batches += 1
             self.commands += len(batch)
+
+    async def _apply_isolating_failures(self, commands: list[Command]) -> list[Outcome]:
+        """Apply a batch; if it fails for a reason other than the database being away, apply each command alone.
+
+        One command that the database rejects unexpectedly (a bug, or input validation missed) must never fail the
+        other callers' commands that happened to share its batch. The writer itself never dies.
+        """
+        try:
+            return await self._apply_with_retries(commands)
+        except ServiceUnavailable as unavailable:
+            return [Outcome(error=unavailable)] * len(commands)
+        except Exception:
+            if len(commands) == 1:
+                logger.exception("ledger command %r failed", commands[0].key)
+                return [Outcome(error=InternalError("the ledger could not apply this request"))]
+            logger.warning("ledger batch of %d failed; applying its commands one by one", len(commands))
+        outcomes = []
+        for command in commands:
+            outcomes.extend(await self._apply_isolating_failures([command]))
+        return outcomes
 
     async def _apply_with_retries(self, commands: list[Command]) -> list[Outcome]:
         deadline = time.monotonic() + self._unavailable_after

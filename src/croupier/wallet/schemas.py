@@ -64,8 +64,14 @@ AccountKind = Annotated[
 
 
 def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError as error:  # integers beyond 64 bits, lone surrogates: not storable as they are
+        raise ValueError(f"metadata cannot be stored: {error}") from None
+    if len(encoded) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata must serialise to at most {MAX_METADATA_BYTES} bytes")
+    if b"\\u0000" in encoded:
+        raise ValueError("metadata must not contain NUL characters (\\u0000)")
     return value
 
 

@@ -1,0 +1,271 @@
+"""The OpenAPI document: valid OpenAPI 3.1, complete for the wallet, and accurate about commands, errors and amounts.
+
+The document is built without a database (`app.openapi()` needs no lifespan); the last tests fetch it, and the docs
+page, from a real server.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from croupier.app import build_app
+from croupier.kit.config import Settings
+from croupier.wallet import api as wallet_api
+
+MAX_MINOR_UNITS = 9223372036854775807  # 2**63 - 1, PostgreSQL bigint
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
+ERROR_STATUSES = ("400", "404", "409", "413", "415", "422", "503")
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+#: Every wallet route of croupier/wallet/api.py, with its methods.
+WALLET_PATHS: dict[str, set[str]] = {
+    "/v1/wallet/accounts": {"get", "post"},
+    "/v1/wallet/accounts/{account_id}": {"get"},
+    "/v1/wallet/accounts/{account_id}/balance": {"get"},
+    "/v1/wallet/accounts/{account_id}/transfers": {"get"},
+    "/v1/wallet/transfers": {"get", "post"},
+    "/v1/wallet/transfers/batch": {"post"},
+    "/v1/wallet/transfers/{transfer_id}": {"get"},
+    "/v1/wallet/reversals": {"post"},
+    "/v1/wallet/holds": {"post"},
+    "/v1/wallet/holds/{hold_id}": {"get"},
+    "/v1/wallet/holds/{hold_id}/post": {"post"},
+    "/v1/wallet/holds/{hold_id}/void": {"post"},
+    "/v1/wallet/currencies": {"get"},
+}
+
+#: The money-moving commands (201 applied now, 200 idempotent replay) and the schemas of their bodies and results.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "/v1/wallet/transfers": ("CreateTransferRequest", "TransferResultOut"),
+    "/v1/wallet/transfers/batch": ("CreateBatchRequest", "BatchResultOut"),
+    "/v1/wallet/reversals": ("ReverseTransferRequest", "ReversalOut"),
+    "/v1/wallet/holds": ("CreateHoldRequest", "TransferResultOut"),
+    "/v1/wallet/holds/{hold_id}/post": ("PostHoldRequest", "TransferResultOut"),
+    "/v1/wallet/holds/{hold_id}/void": ("VoidHoldRequest", "TransferResultOut"),
+    "/v1/wallet/accounts": ("OpenAccountRequest", "AccountOut"),  # 200: the identical account already existed
+}
+
+#: Request schemas with an amount, and whether the amount may be left out (null: post the whole hold).
+AMOUNT_SCHEMAS: dict[str, bool] = {
+    "CreateTransferRequest": False,
+    "TransferLegIn": False,
+    "CreateHoldRequest": False,
+    "PostHoldRequest": True,
+}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    app = build_app(settings=Settings(), url="postgresql://unused")
+    return app.openapi()
+
+
+def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local `$ref` (and a chain of them) to the object it names."""
+    while "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), f"non-local $ref {ref}"
+        target: Any = document
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def walk(node: Any, where: str = "#") -> Iterator[tuple[str, Any]]:
+    """Every (JSON pointer, value) of a JSON document, depth first."""
+    yield where, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, f"{where}/{index}")
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+# -- OpenAPI 3.1 validity -----------------------------------------------------------------------------------------
+
+
+def test_openapi_document_when_spec_validator_installed_validates_as_3_1(document: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator", reason="openapi-spec-validator is not installed")
+    validator.validate(document)  # raises on the first violation of the OpenAPI 3.1 schema
+
+
+def test_openapi_document_when_built_is_structurally_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    # The rules of the OpenAPI 3.1 specification that a generated document can break, checked without a validator.
+    assert re.fullmatch(r"3\.1\.\d+", document["openapi"])
+    for field in ("title", "version"):
+        assert isinstance(document["info"][field], str), field
+        assert document["info"][field], field
+    json.dumps(document, allow_nan=False)  # plain JSON: no NaN or infinity
+    operation_ids: list[str] = []
+    for path, item in document["paths"].items():
+        assert path.startswith("/"), path
+        assert set(item) <= HTTP_METHODS | {"summary", "description", "servers", "parameters", "$ref"}, path
+        templated = set(re.findall(r"{([^}]+)}", path))
+        for _, method, operation in operations({"paths": {path: item}}):
+            where = f"{method.upper()} {path}"
+            assert operation["responses"], where
+            for status, response in operation["responses"].items():
+                assert re.fullmatch(r"[1-5](\d\d|XX)|default", status), f"{where}: response key {status}"
+                assert isinstance(resolve(document, response).get("description"), str), f"{where} {status}"
+                for media_type in resolve(document, response).get("content", {}):
+                    assert re.fullmatch(r"[\w.+-]+/[\w.+-]+", media_type), f"{where} {status}: {media_type}"
+            parameters = [resolve(document, p) for p in operation.get("parameters", [])]
+            for parameter in parameters:
+                assert parameter["in"] in {"query", "header", "path", "cookie"}, where
+                assert ("schema" in parameter) != ("content" in parameter), f"{where}: {parameter['name']}"
+                if parameter["in"] == "path":
+                    assert parameter["required"] is True, f"{where}: path parameter {parameter['name']}"
+            declared = {parameter["name"] for parameter in parameters if parameter["in"] == "path"}
+            assert declared == templated, f"{where}: path parameters {declared} vs template {templated}"
+            if "requestBody" in operation:
+                assert resolve(document, operation["requestBody"])["content"], where
+            if "operationId" in operation:
+                operation_ids.append(operation["operationId"])
+    assert len(operation_ids) == len(set(operation_ids)), "operationId values must be unique"
+    for where, node in walk(document):
+        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            resolve(document, node)  # raises KeyError when the target is missing
+            assert node["$ref"], where
+
+
+# -- completeness -------------------------------------------------------------------------------------------------
+
+
+def test_openapi_paths_when_built_list_every_wallet_route_with_its_methods(document: dict[str, Any]) -> None:
+    documented = {
+        path: {method for method in item if method in HTTP_METHODS}
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/wallet")
+    }
+    assert documented == WALLET_PATHS
+    # and the table above is the router's own list, so a new route cannot go undocumented here either
+    routed: dict[str, set[str]] = {}
+    for route in wallet_api.router.routes:
+        if isinstance(route, APIRoute):
+            routed.setdefault(route.path, set()).update(method.lower() for method in route.methods)
+    assert routed == WALLET_PATHS
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_command_when_documented_lists_201_replay_200_and_problem_errors(document: dict[str, Any], path: str) -> None:
+    operation = document["paths"][path]["post"]
+    request_schema, result_schema = COMMANDS[path]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{request_schema}"}
+    responses = operation["responses"]
+    for status in ("201", "200"):
+        assert responses[status]["description"], status
+        assert responses[status]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{result_schema}"
+        }, status
+    for status in ERROR_STATUSES:
+        content = responses[status]["content"]
+        assert set(content) == {PROBLEM_JSON}, f"{status}: {sorted(content)}"
+        schema = resolve(document, content[PROBLEM_JSON]["schema"])
+        assert set(schema["required"]) >= PROBLEM_FIELDS, status
+        assert schema["properties"]["status"]["type"] == "integer", status
+        assert schema["properties"]["code"]["type"] == "string", status
+
+
+def test_reads_when_documented_list_problem_errors(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        if method != "get" or not path.startswith("/v1/wallet") or path == "/v1/wallet/currencies":
+            continue
+        for status in ("404", "422"):
+            assert set(operation["responses"][status]["content"]) == {PROBLEM_JSON}, f"GET {path} {status}"
+
+
+@pytest.mark.parametrize("name", sorted(AMOUNT_SCHEMAS))
+def test_request_schema_when_documented_marks_amount_integer_from_1_to_max_bigint(
+    document: dict[str, Any], name: str
+) -> None:
+    amount = document["components"]["schemas"][name]["properties"]["amount"]
+    if AMOUNT_SCHEMAS[name]:
+        variants = amount["anyOf"]
+        assert {"type": "null"} in variants
+        (amount,) = [variant for variant in variants if variant != {"type": "null"}]
+    assert amount["type"] == "integer"
+    assert amount["minimum"] == 1, repr(amount["minimum"])
+    # Exactly 2**63 - 1. A float cannot hold it: 9.223372036854776e+18 reads as 9223372036854776000 (> 2**63 - 1),
+    # which tells clients (and generated validators) that amounts the server refuses are valid.
+    assert amount["maximum"] == MAX_MINOR_UNITS, repr(amount["maximum"])
+    assert isinstance(amount["maximum"], int), repr(amount["maximum"])
+
+
+def test_batch_schema_when_documented_uses_transfer_legs_with_amounts(document: dict[str, Any]) -> None:
+    transfers = document["components"]["schemas"]["CreateBatchRequest"]["properties"]["transfers"]
+    assert transfers["type"] == "array"
+    assert transfers["items"] == {"$ref": "#/components/schemas/TransferLegIn"}
+    assert transfers["minItems"] == 1
+    assert transfers["maxItems"] == 100
+
+
+def test_request_schemas_when_documented_forbid_unknown_fields(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        if "requestBody" not in operation:
+            continue
+        schema = resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
+        assert schema.get("additionalProperties") is False, f"{method.upper()} {path}: {schema.get('title')}"
+
+
+def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path":
+                assert parameter["schema"] == {
+                    "type": "string",
+                    "format": "uuid",
+                    "title": parameter["schema"]["title"],
+                }, f"{method.upper()} {path}: {parameter}"
+
+
+def test_page_limit_when_documented_is_bounded_1_to_500(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] == "limit":
+                schema = parameter["schema"]
+                assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", 1, 500), (
+                    f"{method.upper()} {path}: {schema}"
+                )
+
+
+# -- served by a real server --------------------------------------------------------------------------------------
+
+
+async def test_openapi_json_when_served_answers_200_with_the_built_document(
+    http_base_url: str, document: dict[str, Any]
+) -> None:
+    async with httpx.AsyncClient(base_url=http_base_url, timeout=30.0) as client:
+        response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    served = response.json()
+    assert served["openapi"].startswith("3.1.")
+    assert set(WALLET_PATHS) <= set(served["paths"])
+    assert served == json.loads(json.dumps(document))
+
+
+async def test_docs_when_served_answer_200_with_html(http_base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=http_base_url, timeout=30.0) as client:
+        docs = await client.get("/docs")
+        redoc = await client.get("/redoc")
+    for response in (docs, redoc):
+        assert response.status_code == 200, response.request.url
+        assert response.headers["content-type"].startswith("text/html")
+        assert "/openapi.json" in response.text
