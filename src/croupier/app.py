@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 import croupier
 from croupier.bootstrap import Platform, bootstrap, shutdown
@@ -56,7 +56,7 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
     _exact_integer_bounds(app)
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
-    app.include_router(wallet_api.router)
+    _add_routes(app, wallet_api.router)
 
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:
@@ -75,6 +75,15 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
         return {"status": "ready", "services": list(current.services)}
 
     return app
+
+
+def _add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Put a service router's routes on the app itself.
+
+    `include_router` wraps a router in an extra routing layer that every request walks through; copying the routes
+    (already carrying the router's prefix and tags) keeps matching to one flat list.
+    """
+    app.router.routes.extend(router.routes)
 
 
 def _exact_integer_bounds(app: FastAPI) -> None:

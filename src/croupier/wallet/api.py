@@ -7,7 +7,7 @@ idempotency key was already used with the same content (the body is then the ori
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from croupier.kit.http import PROBLEM_SCHEMA, json_response
@@ -18,12 +18,12 @@ from croupier.wallet.service import MAX_PAGE, WalletService
 router = APIRouter(prefix="/v1/wallet", tags=["wallet"])
 
 
-def wallet_service(request: Request) -> WalletService:
+def _wallet(request: Request) -> WalletService:
+    # Read from app state directly rather than through Depends(): dependency solving costs every request.
     service: WalletService = request.app.state.wallet
     return service
 
 
-Wallet = Annotated[WalletService, Depends(wallet_service)]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
@@ -57,14 +57,15 @@ def _command_result(result: dict[str, Any], replayed: bool) -> Response:
     summary="Open an account",
     responses={**_ERRORS, 200: {"model": schemas.AccountOut, "description": "The identical account already existed."}},
 )
-async def open_account(body: schemas.OpenAccountRequest, wallet: Wallet) -> Response:
+async def open_account(body: schemas.OpenAccountRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     account, created = await wallet.open_account(body)
     return json_response(account, 201 if created else 200)
 
 
 @router.get("/accounts", response_model=schemas.AccountPage, summary="List accounts", responses=_ERRORS)
 async def list_accounts(
-    wallet: Wallet,
+    request: Request,
     brand_id: Annotated[str | None, Query(max_length=64)] = None,
     owner_type: Literal["player", "house"] | None = None,
     owner_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -72,6 +73,7 @@ async def list_accounts(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Response:
+    wallet = _wallet(request)
     page = await wallet.list_accounts(
         brand_id=brand_id, owner_type=owner_type, owner_id=owner_id, currency=currency, cursor=cursor, limit=limit
     )
@@ -79,7 +81,8 @@ async def list_accounts(
 
 
 @router.get("/accounts/{account_id}", response_model=schemas.AccountOut, summary="Get an account", responses=_ERRORS)
-async def get_account(account_id: UUID, wallet: Wallet) -> Response:
+async def get_account(account_id: UUID, request: Request) -> Response:
+    wallet = _wallet(request)
     return json_response(await wallet.get_account(account_id))
 
 
@@ -89,7 +92,8 @@ async def get_account(account_id: UUID, wallet: Wallet) -> Response:
     summary="Get an account's balance (posted, pending, available)",
     responses=_ERRORS,
 )
-async def get_balance(account_id: UUID, wallet: Wallet) -> Response:
+async def get_balance(account_id: UUID, request: Request) -> Response:
+    wallet = _wallet(request)
     return json_response(await wallet.get_balance(account_id))
 
 
@@ -100,8 +104,9 @@ async def get_balance(account_id: UUID, wallet: Wallet) -> Response:
     responses=_ERRORS,
 )
 async def list_account_transfers(
-    account_id: UUID, wallet: Wallet, cursor: Cursor = None, limit: Limit = 100
+    account_id: UUID, request: Request, cursor: Cursor = None, limit: Limit = 100
 ) -> Response:
+    wallet = _wallet(request)
     return json_response(await wallet.list_transfers(account_id=account_id, cursor=cursor, limit=limit))
 
 
@@ -115,7 +120,8 @@ async def list_account_transfers(
     summary="Move money (one transfer)",
     responses=_command_responses(schemas.TransferResultOut),
 )
-async def create_transfer(body: schemas.CreateTransferRequest, wallet: Wallet) -> Response:
+async def create_transfer(body: schemas.CreateTransferRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     return _command_result(*await wallet.transfer(body))
 
 
@@ -126,19 +132,22 @@ async def create_transfer(body: schemas.CreateTransferRequest, wallet: Wallet) -
     summary="Move money in several transfers atomically (all or none)",
     responses=_command_responses(schemas.BatchResultOut),
 )
-async def create_batch(body: schemas.CreateBatchRequest, wallet: Wallet) -> Response:
+async def create_batch(body: schemas.CreateBatchRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     return _command_result(*await wallet.transfer_batch(body))
 
 
 @router.get(
     "/transfers", response_model=schemas.TransferPage, summary="List transfers, newest first", responses=_ERRORS
 )
-async def list_transfers(wallet: Wallet, cursor: Cursor = None, limit: Limit = 100) -> Response:
+async def list_transfers(request: Request, cursor: Cursor = None, limit: Limit = 100) -> Response:
+    wallet = _wallet(request)
     return json_response(await wallet.list_transfers(cursor=cursor, limit=limit))
 
 
 @router.get("/transfers/{transfer_id}", response_model=schemas.TransferOut, summary="Get a transfer", responses=_ERRORS)
-async def get_transfer(transfer_id: UUID, wallet: Wallet) -> Response:
+async def get_transfer(transfer_id: UUID, request: Request) -> Response:
+    wallet = _wallet(request)
     return json_response(await wallet.get_transfer(transfer_id))
 
 
@@ -149,7 +158,8 @@ async def get_transfer(transfer_id: UUID, wallet: Wallet) -> Response:
     summary="Reverse a transfer (by id or by idempotency key; tombstones an unseen key)",
     responses=_command_responses(schemas.ReversalOut),
 )
-async def reverse_transfer(body: schemas.ReverseTransferRequest, wallet: Wallet) -> Response:
+async def reverse_transfer(body: schemas.ReverseTransferRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     return _command_result(*await wallet.reverse(body))
 
 
@@ -163,12 +173,14 @@ async def reverse_transfer(body: schemas.ReverseTransferRequest, wallet: Wallet)
     summary="Reserve funds (two-phase transfer)",
     responses=_command_responses(schemas.TransferResultOut),
 )
-async def create_hold(body: schemas.CreateHoldRequest, wallet: Wallet) -> Response:
+async def create_hold(body: schemas.CreateHoldRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     return _command_result(*await wallet.create_hold(body))
 
 
 @router.get("/holds/{hold_id}", response_model=schemas.HoldOut, summary="Get a hold and its status", responses=_ERRORS)
-async def get_hold(hold_id: UUID, wallet: Wallet) -> Response:
+async def get_hold(hold_id: UUID, request: Request) -> Response:
+    wallet = _wallet(request)
     return json_response(await wallet.get_hold(hold_id))
 
 
@@ -179,7 +191,8 @@ async def get_hold(hold_id: UUID, wallet: Wallet) -> Response:
     summary="Post a hold, fully or partly (the rest is released)",
     responses=_command_responses(schemas.TransferResultOut),
 )
-async def post_hold(hold_id: UUID, body: schemas.PostHoldRequest, wallet: Wallet) -> Response:
+async def post_hold(hold_id: UUID, body: schemas.PostHoldRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     return _command_result(*await wallet.post_hold(hold_id, body))
 
 
@@ -190,7 +203,8 @@ async def post_hold(hold_id: UUID, body: schemas.PostHoldRequest, wallet: Wallet
     summary="Void a hold (release it in full)",
     responses=_command_responses(schemas.TransferResultOut),
 )
-async def void_hold(hold_id: UUID, body: schemas.VoidHoldRequest, wallet: Wallet) -> Response:
+async def void_hold(hold_id: UUID, body: schemas.VoidHoldRequest, request: Request) -> Response:
+    wallet = _wallet(request)
     return _command_result(*await wallet.void_hold(hold_id, body))
 
 
@@ -198,7 +212,8 @@ async def void_hold(hold_id: UUID, body: schemas.VoidHoldRequest, wallet: Wallet
 
 
 @router.get("/currencies", summary="Currencies and their exponents (minor units per major unit = 10^exponent)")
-async def list_currencies(wallet: Wallet) -> list[dict[str, Any]]:
+async def list_currencies(request: Request) -> list[dict[str, Any]]:
+    wallet = _wallet(request)
     return [
         {"code": c.code, "exponent": c.exponent, "name": c.name, "kind": c.kind, "max_amount": MAX_MINOR_UNITS}
         for c in wallet.currencies
