@@ -25,8 +25,16 @@ The Croupier platform API.
 """
 
 
-def build_app(platform: Platform | None = None, settings: Settings | None = None, url: str | None = None) -> FastAPI:
-    """An app around a running platform, or (with settings and url) one that bootstraps it in its lifespan."""
+def build_app(
+    platform: Platform | None = None,
+    settings: Settings | None = None,
+    url: str | None = None,
+    services: tuple[str, ...] = ("wallet",),
+) -> FastAPI:
+    """An app around a running platform, or (with settings and url) one that bootstraps `services` in its lifespan.
+
+    Only the routes of the services this process runs are served.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,7 +42,7 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
         if app.state.platform is None:
             assert settings is not None
             assert url is not None
-            started = await bootstrap(settings, url)
+            started = await bootstrap(settings, url, services)
             _attach(app, started)
         try:
             yield
@@ -56,7 +64,8 @@ def build_app(platform: Platform | None = None, settings: Settings | None = None
     _exact_integer_bounds(app)
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
-    _add_routes(app, wallet_api.router)
+    if "wallet" in (platform.services if platform else services):
+        _add_routes(app, wallet_api.router)
 
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:

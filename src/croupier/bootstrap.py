@@ -87,8 +87,14 @@ async def running_platform(
 
 
 @contextlib.contextmanager
-def database_url(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
-    """The configured PostgreSQL URL, or an embedded server started for the duration of the block."""
+def database_url(
+    settings: Settings, *, attach_to_running: bool = False
+) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
+    """The configured PostgreSQL URL, or an embedded server started for the duration of the block.
+
+    With `attach_to_running`, a server that another Croupier process owns on the same data directory is used as it
+    is (for tools such as `wallet verify` next to a running `croupier up`); otherwise that is an error.
+    """
     if settings.database_url:
         yield settings.database_url, None
         return
@@ -97,7 +103,7 @@ def database_url(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | N
         url = server.start()
     except EmbeddedPostgresError:
         # Another Croupier (e.g. `croupier up`) owns this data directory: use its server, leave it running.
-        running = server.running_url()
+        running = server.running_url() if attach_to_running else None
         if running is None:
             raise
         yield running, None

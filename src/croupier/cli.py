@@ -29,11 +29,11 @@ console = Console()
 err = Console(stderr=True)
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Embedded PostgreSQL data directory [env CROUPIER_DATA_DIR].")
+    Path | None, typer.Option("--data-dir", help="Embedded PostgreSQL data directory (env CROUPIER_DATA_DIR).")
 ]
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Use this PostgreSQL instead of the embedded one [env CROUPIER_DATABASE_URL]."),
+    typer.Option("--database-url", help="Use this PostgreSQL instead of the embedded one (env CROUPIER_DATABASE_URL)."),
 ]
 
 
@@ -54,9 +54,9 @@ def _logging(level: str) -> None:
 def up(
     data_dir: DataDir = None,
     database_url_: DatabaseUrl = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [env CROUPIER_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port [env CROUPIER_PORT]; 0 picks a free one.")] = None,
-    pg_port: Annotated[int | None, typer.Option(help="Embedded PostgreSQL port [env CROUPIER_PG_PORT].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (env CROUPIER_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (env CROUPIER_PORT); 0 picks a free one.")] = None,
+    pg_port: Annotated[int | None, typer.Option(help="Embedded PostgreSQL port (env CROUPIER_PG_PORT).")] = None,
 ) -> None:
     """Run the whole platform in one process: embedded PostgreSQL, migrations, every service's HTTP API."""
     settings = _settings(data_dir, database_url_, host=host, port=port, pg_port=pg_port)
@@ -93,7 +93,7 @@ def _serve(settings: Settings, services: tuple[str, ...]) -> None:
                 f"PostgreSQL {server.pgdata} listening on 127.0.0.1:{server.port} (password in {server.password_file})"
             )
         port = settings.port or find_free_port(settings.host)
-        app = build_app(settings=settings, url=url)
+        app = build_app(settings=settings, url=url, services=services)
         config = uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
         console.print(f"Croupier {croupier.__version__} serving {', '.join(services)} on http://{settings.host}:{port}")
         console.print(
@@ -148,13 +148,12 @@ def wallet_verify(
     database_url_: DatabaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Recompute every balance from the transfers; exit 1 on any discrepancy."""
+    """Recompute every balance from the transfers; exit 1 on any discrepancy, 2 if it could not verify."""
     from croupier.wallet.verify import VerifyReport, verify_ledger
 
     settings = _settings(data_dir, database_url_)
 
     async def run(url: str) -> VerifyReport:
-        await migrate(url, ("wallet",))
         db = Database(url, min_size=1, max_size=2)
         await db.connect()
         try:
@@ -162,8 +161,12 @@ def wallet_verify(
         finally:
             await db.close()
 
-    with database_url(settings) as (url, _):
-        report = asyncio.run(run(url))
+    try:
+        with database_url(settings, attach_to_running=True) as (url, _):
+            report = asyncio.run(run(url))
+    except Exception as error:  # exit 2: could not verify (exit 1 is reserved for discrepancies)
+        err.print(f"[red]could not verify the ledger: {error}[/red]")
+        raise typer.Exit(2) from error
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:
@@ -218,7 +221,7 @@ def bench_wallet(
     ] = None,
 ) -> None:
     """Wallet throughput and latency (HTTP and in-process) next to pgbench TPC-B on the same PostgreSQL."""
-    from croupier.bench.wallet import BenchOptions, parse_runs, run_wallet_bench
+    from croupier.bench.wallet import BenchFailed, BenchOptions, parse_runs, run_wallet_bench
 
     try:
         runs = parse_runs(only)
@@ -233,7 +236,11 @@ def bench_wallet(
         database_url=bench_database_url,
         runs=runs,
     )
-    report = run_wallet_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))
+    try:
+        report = run_wallet_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))
+    except BenchFailed as error:
+        err.print(f"[red]bench failed: {error}[/red]")
+        raise typer.Exit(1) from None
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:

@@ -1,6 +1,7 @@
 """Migrations: applied from an empty database, once, in order; a changed or unknown migration stops the start."""
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -54,14 +55,28 @@ async def test_migrate_when_applied_file_changed_refuses(empty_database: str) ->
         await connection.close()
 
 
-async def test_migrate_when_database_newer_than_code_refuses(empty_database: str) -> None:
+async def test_migrate_when_database_newer_than_code_warns_and_goes_on(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The previous release keeps running against the next one's schema during a blue-green switch or a rollback.
     await migrate(empty_database)
     connection = await asyncpg.connect(empty_database)
     try:
         await connection.execute(
             "INSERT INTO wallet.schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')"
         )
-        with pytest.raises(MigrationError, match="newer than the code"):
-            await apply_migrations(connection, "wallet", "croupier.wallet")
+        assert await apply_migrations(connection, "wallet", "croupier.wallet") == []
     finally:
         await connection.close()
+    assert "newer than the code" in caplog.text
+
+
+def test_load_migrations_when_a_file_is_misnamed_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "misnamed_service"
+    (package / "migrations").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "migrations" / "0001_first.sql").write_text("SELECT 1;")
+    (package / "migrations" / "0002_Add-Column.sql").write_text("SELECT 2;")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(MigrationError, match=r"0002_Add-Column\.sql"):
+        load_migrations("misnamed_service")

@@ -17,7 +17,7 @@ def test_registry_knows_exponents(code: str, exponent: int) -> None:
 
 
 def test_registry_when_crypto_precision_configured_uses_it() -> None:
-    assert CurrencyRegistry.default({"ETH": 18}).get("ETH").exponent == 18
+    assert CurrencyRegistry.default({"ETH": 6}).get("ETH").exponent == 6
 
 
 def test_registry_refuses_to_change_iso_exponents() -> None:
@@ -59,3 +59,12 @@ def test_check_amount_refuses_out_of_range(amount: int) -> None:
 def test_check_amount_refuses_non_integers(amount: object) -> None:
     with pytest.raises(ValidationFailed):
         check_amount(amount)  # type: ignore[arg-type]
+
+
+def test_registry_accepts_lower_case_codes_from_the_environment() -> None:
+    assert CurrencyRegistry.default({"eth": 12}).get("ETH").exponent == 12
+
+
+def test_registry_refuses_precision_whose_running_totals_would_be_too_small() -> None:
+    with pytest.raises(ValueError, match="between 0 and 12"):
+        CurrencyRegistry.default({"ETH": 18})

@@ -32,6 +32,8 @@ PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
 KNOWN_CODES = frozenset(
     {
         "validation_error",
+        "account_exists",
+        "internal_error",
         "malformed_json",
         "malformed_request",
         "payload_too_large",
@@ -312,6 +314,7 @@ TRANSFER_CASES = [
     invalid(T, "idempotency-key-with-spaces", transfer_with(idempotency_key="my key")),
     invalid(T, "idempotency-key-empty", transfer_with(idempotency_key="")),
     invalid(T, "idempotency-key-201-chars", transfer_with(idempotency_key="k" * 201)),
+    invalid(T, "idempotency-key-reserved-prefix", transfer_with(idempotency_key="wallet:hold-expiry:x")),
     invalid(T, "idempotency-key-non-ascii", transfer_with(idempotency_key="clé")),
     invalid(T, "metadata-over-4kib", transfer_with(metadata={"blob": "a" * 4097})),
     invalid(T, "metadata-not-an-object", transfer_with(metadata=["round", "r-1"])),
@@ -371,7 +374,7 @@ ACCOUNT_CASES = [
     invalid(ACCOUNTS, "missing-kind", account_with(kind=DROP)),
     invalid(ACCOUNTS, "extra-field", account_with(balance=1_000_000)),
     invalid(ACCOUNTS, "metadata-with-nul-character", account_with(metadata={"note": "\x00"})),
-    post(ACCOUNTS, "house-exists-with-other-allow-negative", 409, "idempotency_conflict",
+    post(ACCOUNTS, "house-exists-with-other-allow-negative", 409, "account_exists",
          account_with(owner_type="house", owner_id="house", kind="bankroll", allow_negative=False)),
 ]  # fmt: skip
 
@@ -379,6 +382,7 @@ HOLDS = "/v1/wallet/holds"
 HOLD_CASES = [
     invalid(HOLDS, "expires-at-without-timezone", hold_with(expires_at="2030-01-01T00:00:00")),
     invalid(HOLDS, "expires-at-not-a-date", hold_with(expires_at="tomorrow")),
+    invalid(HOLDS, "expires-at-in-the-past", hold_with(expires_at="2020-01-01T00:00:00+00:00")),
     invalid(HOLDS, "amount-zero", hold_with(amount=0)),
     invalid(HOLDS, "amount-float", hold_with(amount=2.5)),
     post(HOLDS, "account-unknown", 404, "account_not_found", hold_with(credit_account_id=fresh_id)),

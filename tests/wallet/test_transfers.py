@@ -6,6 +6,7 @@ import asyncpg
 import pytest
 
 from croupier.wallet.client import (
+    AccountExists,
     AccountNotFound,
     AccountOut,
     AlreadyReversed,
@@ -16,6 +17,7 @@ from croupier.wallet.client import (
     IdempotencyConflict,
     InsufficientFunds,
     NotReversible,
+    OpenAccountRequest,
     ReverseTransferRequest,
     TransferLegIn,
     TransferTombstoned,
@@ -305,3 +307,55 @@ async def test_transfers_cannot_be_updated_or_deleted_in_the_database(
         await db.execute("DELETE FROM wallet.transfers")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await db.execute("DELETE FROM wallet.requests")
+
+
+async def test_batch_when_a_leg_names_an_unknown_account_reports_its_index(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    legs = [
+        TransferLegIn(debit_account_id=player.id, credit_account_id=house.id, amount=1, currency="EUR", type="bet"),
+        TransferLegIn(
+            debit_account_id=house.id,
+            credit_account_id="01a2014c-0000-7000-8000-000000000000",
+            amount=1,
+            currency="EUR",
+            type="win",
+        ),
+    ]
+    with pytest.raises(AccountNotFound) as raised:
+        await wallet_client.transfer_batch(CreateBatchRequest(idempotency_key=key(), transfers=legs))
+    assert raised.value.extensions["transfer_index"] == 1
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_open_account_when_same_owner_other_settings_is_account_exists(
+    wallet_client: WalletClient, house: AccountOut
+) -> None:
+    with pytest.raises(AccountExists):
+        await wallet_client.open_account(
+            OpenAccountRequest(
+                brand_id="brand-test",
+                owner_type="house",
+                owner_id="house",
+                kind="bankroll",
+                currency="EUR",
+                allow_negative=False,
+            )
+        )
+
+
+async def test_open_account_when_identical_returns_the_existing_one(
+    wallet_client: WalletClient, house: AccountOut
+) -> None:
+    again = await wallet_client.open_account(
+        OpenAccountRequest(
+            brand_id="brand-test",
+            owner_type="house",
+            owner_id="house",
+            kind="bankroll",
+            currency="EUR",
+            allow_negative=True,
+        )
+    )
+    assert again.id == house.id

@@ -84,3 +84,18 @@ async def test_verify_command_exits_nonzero_on_discrepancy(
     broken = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
     assert broken.returncode == 1
     assert '"clean": false' in broken.stdout
+
+
+def test_verify_command_when_database_unreachable_exits_2() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "croupier",
+        "wallet",
+        "verify",
+        "--database-url",
+        "postgresql://nobody:nothing@127.0.0.1:1/none",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "could not verify" in result.stderr

@@ -6,13 +6,33 @@ transaction and never commits on its own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
+from croupier.kit.errors import ServiceUnavailable
 from croupier.kit.serialization import dumps_str, loads
+
+#: What a lost or refused database connection raises (PostgreSQL restarting, network, pool reset after a crash).
+CONNECTION_FAULTS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    # Raised by the pool when it resets a connection the server dropped mid-operation (PostgreSQL crashed).
+    asyncpg.InternalClientError,
+    asyncio.TimeoutError,
+)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not be reached: a 503 for callers, a retry for the ledger writer."""
 
 
 async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
@@ -52,10 +72,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[Any]]:
-        async with self.pool.acquire() as connection, connection.transaction():
-            yield connection
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                yield connection
+        except CONNECTION_FAULTS as fault:
+            raise DatabaseUnavailable("the database is unavailable; retry (with the same idempotency key)") from fault
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[Any]]:
-        async with self.pool.acquire() as connection:
-            yield connection
+        try:
+            async with self.pool.acquire() as connection:
+                yield connection
+        except CONNECTION_FAULTS as fault:
+            raise DatabaseUnavailable("the database is unavailable; retry") from fault

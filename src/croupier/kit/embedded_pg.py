@@ -138,7 +138,7 @@ class EmbeddedPostgres:
     # -- steps --------------------------------------------------------------------------------------------------
 
     def _take_lock(self) -> None:
-        lock = (self.data_dir / "croupier.lock").open("w")
+        lock = (self.data_dir / "croupier.lock").open("a+")  # not "w": a refused second process must not empty it
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -146,6 +146,8 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"another Croupier process is using {self.data_dir}; stop it or choose another --data-dir"
             ) from None
+        lock.seek(0)
+        lock.truncate()
         lock.write(str(os.getpid()))
         lock.flush()
         self._lock = lock

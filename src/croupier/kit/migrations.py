@@ -9,6 +9,7 @@ An advisory lock per schema lets several processes start at once without applyin
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import zlib
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
+
+logger = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -39,9 +42,12 @@ def load_migrations(package: str) -> list[Migration]:
     """Read `<package>.migrations/*.sql` in version order; versions must be 1, 2, 3, ... without gaps."""
     found: list[Migration] = []
     for entry in resources.files(package).joinpath("migrations").iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
         match = _FILE.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+        if match is None:
+            raise MigrationError(f"{package}: migration file {entry.name!r} is not named NNNN_lowercase_title.sql")
+        found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
@@ -72,9 +78,13 @@ async def apply_migrations(connection: asyncpg.Connection[Any], schema: str, pac
         known = {m.version for m in migrations}
         unknown = sorted(set(recorded) - known)
         if unknown:
-            raise MigrationError(
-                f"schema {schema} has migrations {unknown} that this version of Croupier does not know: "
-                "the database is newer than the code"
+            # During a blue-green switch (or a rollback) the previous release runs against the newer schema; the
+            # expand/contract rule (docs/migrations.md) is what makes that safe, so this is a warning, not a refusal.
+            logger.warning(
+                "schema %s has migrations %s that this version of Croupier does not know: the database is newer "
+                "than the code; continuing (backward-compatible migrations keep the previous release working)",
+                schema,
+                unknown,
             )
         for migration in migrations:
             row = recorded.get(migration.version)

@@ -15,8 +15,10 @@ from croupier.kit.errors import AmountOutOfRange, UnknownCurrency, ValidationFai
 
 #: Largest amount or balance the ledger stores (PostgreSQL bigint).
 MAX_MINOR_UNITS = 2**63 - 1
-#: Crypto precision may be configured, within what a bigint can still carry usefully.
-MAX_EXPONENT = 18
+#: Crypto precision may be configured, within what a bigint can still carry usefully: each account's running totals
+#: (lifetime debits and credits) are bigints too, so at exponent 12 an account can turn over 9.2 million units in its
+#: life. ETH defaults to 9 (gwei): 9.2 billion ETH.
+MAX_EXPONENT = 12
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9]{2,9}$")
 
@@ -44,7 +46,7 @@ class CurrencyRegistry:
     @classmethod
     def default(cls, exponent_overrides: Mapping[str, int] | None = None) -> "CurrencyRegistry":
         """ISO 4217 fiat plus BTC, ETH and USDT; `exponent_overrides` sets crypto precision (e.g. {"ETH": 18})."""
-        overrides = dict(exponent_overrides or {})
+        overrides = {code.upper(): exponent for code, exponent in (exponent_overrides or {}).items()}
         currencies = [Currency(c.code, c.exponent, c.name, c.kind) for c in ISO_4217]
         for c in CRYPTO_DEFAULTS:
             currencies.append(Currency(c.code, overrides.pop(c.code, c.exponent), c.name, c.kind))

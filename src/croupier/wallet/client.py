@@ -17,6 +17,7 @@ from croupier.kit.errors import (
     AmountOutOfRange,
     Conflict,
     DomainError,
+    InternalError,
     NotFound,
     ServiceUnavailable,
     UnknownCurrency,
@@ -24,6 +25,7 @@ from croupier.kit.errors import (
 )
 from croupier.wallet.errors import (
     WALLET_ERRORS,
+    AccountExists,
     AccountNotFound,
     AlreadyReversed,
     AmountOverflow,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from croupier.wallet.service import WalletService
 
 __all__ = [
+    "AccountExists",
     "AccountNotFound",
     "AccountOut",
     "AccountPage",
@@ -84,6 +87,7 @@ __all__ = [
     "IdempotencyConflict",
     "InProcessWalletClient",
     "InsufficientFunds",
+    "InternalError",
     "NotReversible",
     "OpenAccountRequest",
     "PostExceedsHold",
@@ -243,6 +247,7 @@ _KNOWN_ERRORS: tuple[type[DomainError], ...] = (
     UnknownCurrency,
     AmountOutOfRange,
     ServiceUnavailable,
+    InternalError,
 )
 _ERRORS_BY_CODE: dict[str, type[DomainError]] = {error.code: error for error in _KNOWN_ERRORS}
 _PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}

@@ -87,6 +87,12 @@ class PostExceedsHold(DomainError):
     title = "Posted amount exceeds the hold"
 
 
+class AccountExists(DomainError):
+    code = "account_exists"
+    status = 409
+    title = "An account with these owner, kind, label and currency exists with other settings"
+
+
 class CurrencyExponentChanged(DomainError):
     code = "currency_exponent_changed"
     status = 500
@@ -108,5 +114,6 @@ WALLET_ERRORS: tuple[type[DomainError], ...] = (
     HoldAlreadyResolved,
     HoldExpired,
     PostExceedsHold,
+    AccountExists,
     CurrencyExponentChanged,
 )

@@ -25,7 +25,7 @@ from uuid import UUID
 
 import asyncpg
 
-from croupier.kit.db import Database
+from croupier.kit.db import CONNECTION_FAULTS, Database, DatabaseUnavailable
 from croupier.kit.errors import InternalError, ServiceUnavailable
 from croupier.wallet import repository
 from croupier.wallet.rules import BatchApplier, Command, Outcome, transfer_ids_of_result
@@ -33,18 +33,7 @@ from croupier.wallet.rules import BatchApplier, Command, Outcome, transfer_ids_o
 logger = logging.getLogger(__name__)
 
 _RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-_CONNECTION_FAULTS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    # Raised by the pool when it resets a connection the server dropped mid-operation (PostgreSQL crashed).
-    asyncpg.InternalClientError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    asyncio.TimeoutError,
-)
+_CONNECTION_FAULTS: tuple[type[BaseException], ...] = (DatabaseUnavailable, *CONNECTION_FAULTS)
 
 
 class LedgerWriter:

@@ -214,9 +214,13 @@ class BatchApplier:
 
     def _batch(self, command: Command) -> dict[str, Any]:
         involved: dict[UUID, AccountState] = {}
-        for leg in command.legs:
+        for index, leg in enumerate(command.legs):
             for account_id in (leg.debit, leg.credit):
-                involved[account_id] = self._account(account_id)
+                try:
+                    involved[account_id] = self._account(account_id)
+                except DomainError as error:
+                    error.extensions.setdefault("transfer_index", index)
+                    raise
         saved = {account_id: account.counters() for account_id, account in involved.items()}
         pending_rows: list[tuple[int, Leg, AccountState, AccountState]] = []
         try:
@@ -471,7 +475,9 @@ def _move(debit: AccountState, credit: AccountState, amount: int, *, pending: bo
     for account, value in ((debit, debits), (credit, credits)):
         if value > MAX_MINOR_UNITS:
             raise errors.AmountOverflow(
-                f"account {account.id} would exceed the largest representable balance", account_id=str(account.id)
+                f"account {account.id} would exceed the largest running total the ledger stores "
+                f"({MAX_MINOR_UNITS} minor units of lifetime debits or credits)",
+                account_id=str(account.id),
             )
     if pending:
         debit.debits_pending, credit.credits_pending = debits, credits

@@ -4,7 +4,7 @@ Amounts are JSON integers in minor units of the currency (EUR 12.34 is 1234; JPY
 Floats and strings are refused for amounts.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -29,14 +29,25 @@ Amount = Annotated[
     StrictInt,
     Field(ge=1, le=MAX_MINOR_UNITS, description="Integer number of minor units of the currency (EUR 12.34 = 1234)."),
 ]
+
+
+def _not_reserved(key: str) -> str:
+    if key.startswith(RESERVED_KEY_PREFIX):
+        raise ValueError(f"idempotency keys starting with {RESERVED_KEY_PREFIX!r} are reserved for the wallet")
+    return key
+
+
+RESERVED_KEY_PREFIX = "wallet:"
 IdempotencyKey = Annotated[
     str,
+    AfterValidator(_not_reserved),
     Field(
         min_length=1,
         max_length=200,
         pattern=r"^[\x21-\x7e]+$",
-        description="Client-chosen unique key (printable ASCII, no spaces). The same key with the same content "
-        "returns the original result; with different content it is refused with idempotency_conflict.",
+        description="Client-chosen unique key (printable ASCII, no spaces; the prefix `wallet:` is reserved). The "
+        "same key with the same content returns the original result; with different content it is refused with "
+        "idempotency_conflict.",
         examples=["games:round:0193f1b2:bet"],
     ),
 ]
@@ -167,6 +178,8 @@ class CreateHoldRequest(TransferLegIn):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("expires_at must carry a time zone offset")
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("expires_at must be in the future")
         return value
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from croupier.kit.db import Database
-from croupier.kit.errors import ValidationFailed
+from croupier.kit.errors import DomainError, ValidationFailed
 from croupier.kit.ids import uuid7
 from croupier.kit.money import CurrencyRegistry
 from croupier.kit.outbox import Event
@@ -101,7 +101,7 @@ class WalletService:
                 record = await repository.find_account_by_natural_key(connection, values)
                 assert record is not None
                 if record["allow_negative"] != request.allow_negative:
-                    raise errors.IdempotencyConflict(
+                    raise errors.AccountExists(
                         f"account {record['id']} already exists with allow_negative={record['allow_negative']}",
                         account_id=str(record["id"]),
                     )
@@ -160,8 +160,14 @@ class WalletService:
         return await self._submit(Command("transfer", request.idempotency_key, legs=(self._leg(request),)))
 
     async def transfer_batch(self, request: schemas.CreateBatchRequest) -> tuple[dict[str, Any], bool]:
-        legs = tuple(self._leg(leg) for leg in request.transfers)
-        return await self._submit(Command("batch", request.idempotency_key, legs=legs))
+        legs = []
+        for index, leg in enumerate(request.transfers):
+            try:
+                legs.append(self._leg(leg))
+            except DomainError as error:
+                error.extensions.setdefault("transfer_index", index)
+                raise
+        return await self._submit(Command("batch", request.idempotency_key, legs=tuple(legs)))
 
     async def create_hold(self, request: schemas.CreateHoldRequest) -> tuple[dict[str, Any], bool]:
         command = Command(
