@@ -28,7 +28,8 @@ import asyncpg
 from croupier.kit.db import CONNECTION_FAULTS, Database, DatabaseUnavailable
 from croupier.kit.errors import InternalError, ServiceUnavailable
 from croupier.wallet import repository
-from croupier.wallet.rules import BatchApplier, Command, Outcome, transfer_ids_of_result
+from croupier.wallet.commands import Command, Outcome, transfer_ids_of_result
+from croupier.wallet.rules import BatchApplier
 
 logger = logging.getLogger(__name__)
 

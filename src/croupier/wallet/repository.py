@@ -10,7 +10,8 @@ import asyncpg
 from croupier.kit.ids import uuid7
 from croupier.kit.outbox import Event, write_events
 from croupier.kit.serialization import dumps_str
-from croupier.wallet.rules import AccountState, BatchApplier, KnownTransfer, StoredRequest
+from croupier.wallet.rules import BatchApplier
+from croupier.wallet.state import AccountState, KnownTransfer, StoredRequest
 
 TRANSFER_COLUMNS = """t.id, t.request_key AS idempotency_key, t.position, t.kind, t.type, t.brand_id,
     t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.hold_id, t.reverses_id, t.expires_at,

@@ -6,18 +6,16 @@ adds rows to write, or is refused with a DomainError and changes nothing. The wr
 in one transaction: one UPDATE per touched account, however many commands touched it.
 """
 
-import hashlib
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-
-import orjson
 
 from croupier.kit.errors import DomainError
 from croupier.kit.ids import uuid7
 from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import errors
+from croupier.wallet.commands import Command, Leg, Outcome
+from croupier.wallet.state import AccountState, KnownTransfer, StoredRequest
 
 RESOLUTION_KINDS = ("hold_post", "hold_void", "hold_expiry")
 EVENT_TYPES = {
@@ -27,105 +25,6 @@ EVENT_TYPES = {
     "hold_void": "wallet.hold.voided",
     "hold_expiry": "wallet.hold.expired",
 }
-
-
-@dataclass(slots=True, frozen=True)
-class Leg:
-    debit: UUID
-    credit: UUID
-    amount: int
-    currency: str
-    type: str
-    metadata: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Command:
-    """One client request to the ledger. `digest` fingerprints its content for idempotency checks."""
-
-    kind: str  # transfer | batch | hold | hold_post | hold_void | hold_expiry | reversal
-    key: str
-    legs: tuple[Leg, ...] = ()
-    expires_at: datetime | None = None
-    hold_id: UUID | None = None
-    amount: int | None = None
-    target_id: UUID | None = None
-    target_key: str | None = None
-    type: str = "reversal"
-    metadata: dict[str, Any] = field(default_factory=dict)
-    trace_id: str | None = None
-    digest: bytes = b""
-
-    def __post_init__(self) -> None:
-        if not self.digest:
-            self.digest = fingerprint(self)
-
-
-def fingerprint(command: Command) -> bytes:
-    content = (
-        command.kind,
-        [(str(leg.debit), str(leg.credit), leg.amount, leg.currency, leg.type, leg.metadata) for leg in command.legs],
-        command.expires_at.isoformat() if command.expires_at else None,
-        str(command.hold_id) if command.hold_id else None,
-        command.amount,
-        str(command.target_id) if command.target_id else None,
-        command.target_key,
-        command.type if command.kind == "reversal" else None,
-        command.metadata,
-    )
-    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
-
-
-@dataclass(slots=True)
-class AccountState:
-    id: UUID
-    brand_id: str
-    currency: str
-    allow_negative: bool
-    debits_posted: int
-    credits_posted: int
-    debits_pending: int
-    credits_pending: int
-
-    @property
-    def posted(self) -> int:
-        return self.credits_posted - self.debits_posted
-
-    @property
-    def available(self) -> int:
-        return self.credits_posted - self.debits_posted - self.debits_pending
-
-    def counters(self) -> tuple[int, int, int, int]:
-        return (self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending)
-
-    def restore(self, counters: tuple[int, int, int, int]) -> None:
-        self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending = counters
-
-    def snapshot(self) -> dict[str, int]:
-        return {"posted": self.posted, "available": self.available}
-
-
-@dataclass(slots=True)
-class KnownTransfer:
-    """A transfer a command refers to, with what has already happened to it."""
-
-    row: dict[str, Any]
-    resolved_by: UUID | None = None
-    reversed_by: UUID | None = None
-
-
-@dataclass(slots=True)
-class StoredRequest:
-    kind: str
-    digest: bytes
-    result: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Outcome:
-    result: dict[str, Any] | None = None
-    replayed: bool = False
-    error: DomainError | None = None
 
 
 class BatchApplier:
@@ -483,13 +382,6 @@ def _move(debit: AccountState, credit: AccountState, amount: int, *, pending: bo
         debit.debits_pending, credit.credits_pending = debits, credits
     else:
         debit.debits_posted, credit.credits_posted = debits, credits
-
-
-def transfer_ids_of_result(result: dict[str, Any]) -> list[UUID]:
-    """The transfers a stored command result names (a single transfer, or the list of a batch or reversal)."""
-    if "transfer" in result:
-        return [UUID(str(result["transfer"]["id"]))]
-    return [UUID(str(row["id"])) for row in result.get("transfers", [])]
 
 
 def _as_datetime(value: Any) -> datetime | None:

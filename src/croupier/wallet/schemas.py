@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from croupier.kit.money import MAX_MINOR_UNITS
+from croupier.wallet.events import TransferCommitted
 
 MAX_METADATA_BYTES = 4096
 MAX_BATCH_TRANSFERS = 100
@@ -222,22 +223,8 @@ class BalanceSnapshot(_Out):
     available: int
 
 
-class TransferOut(_Out):
-    id: UUID
-    idempotency_key: str
-    position: int
-    kind: Literal["transfer", "hold", "hold_post", "hold_void", "hold_expiry"]
-    type: str
-    brand_id: str
-    debit_account_id: UUID
-    credit_account_id: UUID
-    amount: int
-    currency: str
-    hold_id: UUID | None
-    reverses_id: UUID | None
-    expires_at: datetime | None
-    metadata: dict[str, Any]
-    created_at: datetime
+class TransferOut(TransferCommitted):
+    """A transfer row as the API returns it: the same fields as the wallet.transfer.committed event payload."""
 
 
 class TransferResultOut(_Out):

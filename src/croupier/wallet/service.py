@@ -22,8 +22,8 @@ from croupier.kit.money import CurrencyRegistry
 from croupier.kit.outbox import Event
 from croupier.kit.tracing import current_trace_id
 from croupier.wallet import errors, repository, schemas
+from croupier.wallet.commands import Command, Leg, Outcome
 from croupier.wallet.ledger import LedgerWriter
-from croupier.wallet.rules import Command, Leg, Outcome
 
 logger = logging.getLogger(__name__)
 
