@@ -1,0 +1,182 @@
+"""The wallet over HTTP: a `croupier serve --service wallet` process driven by the lean HTTP client.
+
+Runs (each request is one transfer, POST /v1/wallet/transfers with a unique idempotency key; only 201 counts):
+  http-uniform     closed loop, C keep-alive connections, transfers between random players;
+  http-hot         closed loop, C connections, every transfer touches the house bankroll;
+  http-fixed-rate  open loop at a fixed rate through enough connections, hot scenario, latency from the schedule.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from croupier.bench.http_load import HttpConnection, close_connections, open_connections
+from croupier.bench.ledger_observations import ledger_batches
+from croupier.bench.load_loops import Failure, LoadSample, Operation, closed_loop, open_loop
+from croupier.bench.machine import load_average
+from croupier.bench.report import RunResult
+from croupier.bench.run_probe import RunProbe
+from croupier.bench.scenarios import (
+    SETUP_CONCURRENCY,
+    BenchAccounts,
+    Scenario,
+    TransferTraffic,
+    set_up_accounts,
+    transfer_payload,
+)
+from croupier.bench.wallet_server import WalletServer
+
+TRANSFERS_PATH = "/v1/wallet/transfers"
+
+
+class SetupFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class HttpPlan:
+    duration: float
+    warmup: float
+    drain: float
+    concurrency: int
+    rate: float
+    fixed_rate_connections: int
+    runs: tuple[str, ...]
+
+
+class HttpWalletSetup:
+    """Opens and funds the bench accounts over the wallet's HTTP API, a few requests at a time."""
+
+    def __init__(self, connections: list[HttpConnection]) -> None:
+        self._idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
+        for connection in connections:
+            self._idle.put_nowait(connection)
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        connection = await self._idle.get()
+        try:
+            response = await connection.post_json(path, orjson.dumps(payload))
+        finally:
+            self._idle.put_nowait(connection)
+        if response.status not in (200, 201):
+            raise SetupFailed(f"POST {path} answered {response.status}: {response.body[:500]!r}")
+        return orjson.loads(response.body)
+
+    async def open_account(self, payload: dict[str, Any]) -> str:
+        account = await self._post("/v1/wallet/accounts", payload)
+        return str(account["id"])
+
+    async def transfer_batch(self, payload: dict[str, Any]) -> None:
+        await self._post("/v1/wallet/transfers/batch", payload)
+
+
+def transfer_operation(connection: HttpConnection, traffic: TransferTraffic) -> Operation:
+    head = connection.request_head("POST", TRANSFERS_PATH)
+    dumps = orjson.dumps
+
+    async def transfer() -> Failure | None:
+        response = await connection.send(head, dumps(transfer_payload(traffic.next())))
+        if response.status == 201:
+            return None
+        return Failure(f"http_{response.status}", response.body.decode(errors="replace"))
+
+    return transfer
+
+
+async def _measure(
+    name: str,
+    server: WalletServer,
+    database_url: str,
+    postgres_pid: int | None,
+    traffic: TransferTraffic,
+    connection_count: int,
+    drive: Callable[[list[Operation]], Awaitable[LoadSample]],
+    **details: Any,
+) -> RunResult:
+    connections = await open_connections(server.host, server.port, connection_count)
+    try:
+        probe = await RunProbe(database_url, server.pid, postgres_pid, schema="wallet").start()
+        sample: LoadSample = await drive([transfer_operation(connection, traffic) for connection in connections])
+        reading = await probe.stop()
+    finally:
+        await close_connections(connections)
+    batches = await ledger_batches(database_url, traffic.key_prefix)
+    return RunResult.from_sample(
+        name,
+        sample,
+        connections=connection_count,
+        ledger_batches=batches,
+        **reading.details(batches["transfers"]),
+        load_average_after=load_average(),
+        **details,
+    )
+
+
+async def http_runs(
+    plan: HttpPlan,
+    database_url: str,
+    work_dir: Path,
+    nonce: str,
+    postgres_pid: int | None,
+    progress: Callable[[str], None],
+) -> dict[str, RunResult]:
+    results: dict[str, RunResult] = {}
+    progress("starting the wallet server (croupier serve --service wallet)")
+    async with WalletServer(database_url, work_dir / "wallet-server.log") as server:
+        progress(f"wallet server ready on {server.host}:{server.port}; opening and funding accounts over HTTP")
+        setup_connections = await open_connections(server.host, server.port, SETUP_CONCURRENCY)
+        try:
+            accounts: BenchAccounts = await set_up_accounts(
+                HttpWalletSetup(setup_connections), "bench-http", f"{nonce}-http"
+            )
+        finally:
+            await close_connections(setup_connections)
+
+        scenario: Scenario
+        for scenario in ("uniform", "hot"):
+            name = f"http-{scenario}"
+            if name not in plan.runs:
+                continue
+            progress(
+                f"{name}: {plan.concurrency} connections, closed loop, {plan.warmup:g}s warm-up + {plan.duration:g}s"
+            )
+            traffic = TransferTraffic(accounts, scenario, f"bench-{nonce}-{name}-", seed=len(results))
+
+            async def closed(operations: list[Operation]) -> LoadSample:
+                return await closed_loop(operations, warmup=plan.warmup, duration=plan.duration, drain=plan.drain)
+
+            results[name] = await _measure(
+                name, server, database_url, postgres_pid, traffic, plan.concurrency, closed, scenario=scenario
+            )
+
+        if "http-fixed-rate" in plan.runs:
+            name = "http-fixed-rate"
+            progress(
+                f"{name}: {plan.rate:g} transfers/s on a fixed schedule through {plan.fixed_rate_connections} "
+                f"connections, {plan.warmup:g}s warm-up + {plan.duration:g}s"
+            )
+            traffic = TransferTraffic(accounts, "hot", f"bench-{nonce}-{name}-", seed=7)
+
+            async def scheduled(operations: list[Operation]) -> LoadSample:
+                return await open_loop(
+                    operations, rate=plan.rate, warmup=plan.warmup, duration=plan.duration, drain=plan.drain
+                )
+
+            result = await _measure(
+                name,
+                server,
+                database_url,
+                postgres_pid,
+                traffic,
+                plan.fixed_rate_connections,
+                scheduled,
+                scenario="hot",
+                rate=plan.rate,
+            )
+            results[name] = result
+        progress("stopping the wallet server")
+    return results

@@ -1,0 +1,110 @@
+"""The wallet in-process: the platform bootstrapped in the bench's own process, as `croupier up` would, and many
+concurrent tasks calling `InProcessWalletClient.transfer` (no HTTP, no JSON: the ledger writer's own ceiling).
+
+Runs: inprocess-uniform and inprocess-hot, closed loop, C' tasks each (default 256).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from croupier.bench.ledger_observations import ledger_batches
+from croupier.bench.load_loops import Failure, Operation, closed_loop
+from croupier.bench.machine import load_average
+from croupier.bench.report import RunResult
+from croupier.bench.run_probe import RunProbe
+from croupier.bench.scenarios import Scenario, TransferTraffic, set_up_accounts, transfer_payload
+from croupier.bootstrap import Platform, bootstrap, shutdown
+from croupier.kit.config import Settings
+from croupier.kit.errors import DomainError
+from croupier.wallet.client import CreateBatchRequest, CreateTransferRequest, OpenAccountRequest, WalletClient
+
+
+@dataclass(frozen=True)
+class InProcessPlan:
+    duration: float
+    warmup: float
+    drain: float
+    concurrency: int
+    runs: tuple[str, ...]
+
+
+class InProcessWalletSetup:
+    """Opens and funds the bench accounts through the in-process client."""
+
+    def __init__(self, client: WalletClient) -> None:
+        self._client = client
+
+    async def open_account(self, payload: dict[str, Any]) -> str:
+        account = await self._client.open_account(OpenAccountRequest.model_validate(payload))
+        return str(account.id)
+
+    async def transfer_batch(self, payload: dict[str, Any]) -> None:
+        await self._client.transfer_batch(CreateBatchRequest.model_validate(payload))
+
+
+def transfer_operation(client: WalletClient, traffic: TransferTraffic) -> Operation:
+    validate = CreateTransferRequest.model_validate
+
+    async def transfer() -> Failure | None:
+        try:
+            await client.transfer(validate(transfer_payload(traffic.next())))
+        except DomainError as error:
+            return Failure(error.code, error.detail)
+        return None
+
+    return transfer
+
+
+def _writer_stats(platform: Platform) -> dict[str, Any]:
+    assert platform.wallet is not None
+    return platform.wallet.writer.stats()
+
+
+async def inprocess_runs(
+    plan: InProcessPlan,
+    database_url: str,
+    nonce: str,
+    postgres_pid: int | None,
+    progress: Callable[[str], None],
+) -> dict[str, RunResult]:
+    results: dict[str, RunResult] = {}
+    progress("bootstrapping the platform in this process")
+    platform = await bootstrap(Settings(), database_url)
+    try:
+        client = platform.wallet_client
+        progress("opening and funding accounts in-process")
+        accounts = await set_up_accounts(InProcessWalletSetup(client), "bench-inprocess", f"{nonce}-inprocess")
+        scenario: Scenario
+        for scenario in ("uniform", "hot"):
+            name = f"inprocess-{scenario}"
+            if name not in plan.runs:
+                continue
+            progress(f"{name}: {plan.concurrency} tasks, closed loop, {plan.warmup:g}s warm-up + {plan.duration:g}s")
+            traffic = TransferTraffic(accounts, scenario, f"bench-{nonce}-{name}-", seed=100 + len(results))
+            operations = [transfer_operation(client, traffic) for _ in range(plan.concurrency)]
+            before = _writer_stats(platform)
+            probe = await RunProbe(database_url, None, postgres_pid, schema="wallet").start()
+            sample = await closed_loop(operations, warmup=plan.warmup, duration=plan.duration, drain=plan.drain)
+            reading = await probe.stop()
+            after = _writer_stats(platform)
+            writer = {
+                "batches": after["batches"] - before["batches"],
+                "commands": after["commands"] - before["commands"],
+            }
+            writer["mean_batch"] = round(writer["commands"] / writer["batches"], 2) if writer["batches"] else 0.0
+            batches = await ledger_batches(database_url, traffic.key_prefix)
+            results[name] = RunResult.from_sample(
+                name,
+                sample,
+                scenario=scenario,
+                tasks=plan.concurrency,
+                ledger_batches=batches,
+                writer_stats=writer,
+                **reading.details(batches["transfers"]),
+                load_average_after=load_average(),
+            )
+    finally:
+        progress("shutting the in-process platform down")
+        await shutdown(platform)
+    return results

@@ -1,0 +1,183 @@
+"""How load is offered: closed loop (a fixed number of workers, each sending as soon as its last answer came back)
+and open loop (requests leave on a fixed schedule, whatever the answers do).
+
+Both drive `Operation`s: an awaitable that performs one request and returns None on success or a `Failure`. HTTP
+workers wrap one keep-alive connection each; in-process workers call the wallet client directly.
+
+Timing: a warm-up precedes the measured window and is discarded. In the closed loop a request counts when it
+completes inside the window. In the open loop a request counts when it was *scheduled* inside the window, and its
+latency runs from the scheduled send time, not from the moment a free connection actually sent it: when the server
+stalls, requests queue on the generator's side, and measuring from the actual send would hide exactly that wait
+(coordinated omission).
+"""
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Failure(NamedTuple):
+    kind: str  # e.g. "http_409", "insufficient_funds", "ConnectionResetError"
+    detail: str
+
+
+Operation = Callable[[], Awaitable[Failure | None]]
+
+#: After an exception (connection refused, reset) a worker pauses this long, so a dead server does not spin the CPU.
+ERROR_PAUSE_SECONDS = 0.01
+MAX_ERROR_EXAMPLES = 5
+
+
+@dataclass
+class LoadSample:
+    """What one run measured inside its window."""
+
+    window_seconds: float
+    latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
+    errors: Counter[str] = field(default_factory=Counter)
+    error_examples: dict[str, str] = field(default_factory=dict)
+    offered: int = 0  # open loop: requests scheduled inside the window
+    completed_in_window: int = 0  # successful completions that happened inside the window
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def throughput(self) -> float:
+        """Successful requests completed per second inside the window."""
+        return self.completed_in_window / self.window_seconds if self.window_seconds > 0 else 0.0
+
+    def record_failure(self, failure: Failure) -> None:
+        self.errors[failure.kind] += 1
+        if failure.kind not in self.error_examples and len(self.error_examples) < MAX_ERROR_EXAMPLES:
+            self.error_examples[failure.kind] = failure.detail[:300]
+
+
+async def _perform(operation: Operation) -> Failure | None:
+    try:
+        return await operation()
+    except (OSError, asyncio.IncompleteReadError, ValueError, EOFError) as error:
+        await asyncio.sleep(ERROR_PAUSE_SECONDS)
+        return Failure(type(error).__name__, str(error))
+    except Exception as error:  # a benchmark reports failures, it does not stop at the first one
+        await asyncio.sleep(ERROR_PAUSE_SECONDS)
+        return Failure(type(error).__name__, repr(error))
+
+
+async def _finish(tasks: Sequence["asyncio.Task[None]"], wait_seconds: float) -> int:
+    """Wait for the workers up to `wait_seconds`, cancel the rest; return how many had to be cancelled."""
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=max(wait_seconds, 0.0))
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return len(pending)
+
+
+async def closed_loop(operations: Sequence[Operation], *, warmup: float, duration: float, drain: float) -> LoadSample:
+    """Each operation is one worker that sends, waits for the answer, and sends again, until the window ends."""
+    sample = LoadSample(window_seconds=duration)
+    start = time.perf_counter()
+    window_start = start + warmup
+    window_end = window_start + duration
+    latencies = sample.latencies
+    clock = time.perf_counter
+
+    async def worker(operation: Operation) -> None:
+        while True:
+            sent = clock()
+            if sent >= window_end:
+                return
+            failure = await _perform(operation)
+            done = clock()
+            if window_start <= done <= window_end:
+                if failure is None:
+                    latencies.append(done - sent)
+                else:
+                    sample.record_failure(failure)
+
+    tasks = [asyncio.create_task(worker(operation)) for operation in operations]
+    try:
+        stuck = await _finish(tasks, window_end + drain - time.perf_counter())
+    finally:
+        for task in tasks:
+            task.cancel()
+    if stuck:
+        sample.errors["unfinished"] += stuck
+    sample.completed_in_window = len(latencies)
+    return sample
+
+
+async def open_loop(
+    operations: Sequence[Operation], *, rate: float, warmup: float, duration: float, drain: float
+) -> LoadSample:
+    """Send `rate` requests per second on a fixed schedule through the given workers (one connection each).
+
+    A scheduled request waits in a queue for a free worker if all are busy; its latency includes that wait.
+    """
+    sample = LoadSample(window_seconds=duration)
+    clock = time.perf_counter
+    start = clock() + 0.05
+    window_start = start + warmup
+    window_end = window_start + duration
+    total_slots = int((warmup + duration) * rate)
+    interval = 1.0 / rate
+    queue: asyncio.Queue[float | None] = asyncio.Queue()
+    finished_in_window = 0
+
+    async def schedule() -> None:
+        slot = 0
+        while slot < total_slots:
+            now = clock()
+            # Release every slot whose time has come (timers fire late; the schedule does not drift with them).
+            while slot < total_slots and start + slot * interval <= now:
+                queue.put_nowait(start + slot * interval)
+                slot += 1
+            if slot < total_slots:
+                await asyncio.sleep(max(start + slot * interval - clock(), 0.0))
+        for _ in operations:
+            queue.put_nowait(None)
+
+    async def worker(operation: Operation) -> None:
+        nonlocal finished_in_window
+        while True:
+            scheduled = await queue.get()
+            if scheduled is None:
+                return
+            failure = await _perform(operation)
+            done = clock()
+            if failure is None and window_start <= done <= window_end:
+                sample.completed_in_window += 1
+            if window_start <= scheduled < window_end:
+                finished_in_window += 1
+                if failure is None:
+                    sample.latencies.append(done - scheduled)
+                else:
+                    sample.record_failure(failure)
+
+    sample.offered = sum(1 for slot in range(total_slots) if window_start <= start + slot * interval < window_end)
+    scheduler = asyncio.create_task(schedule())
+    tasks = [asyncio.create_task(worker(operation)) for operation in operations]
+    try:
+        await scheduler
+        await _finish(tasks, window_end + drain - clock())
+    finally:
+        scheduler.cancel()
+        for task in tasks:
+            task.cancel()
+    unfinished = sample.offered - finished_in_window
+    if unfinished > 0:
+        sample.errors["unfinished"] += unfinished
+    return sample

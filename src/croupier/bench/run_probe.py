@@ -1,0 +1,115 @@
+"""Measures taken around each run besides the load itself: CPU per process group (cpu_usage) and PostgreSQL's work:
+- WAL written (exact, from the WAL position);
+- checkpoints started during the run (after one, the next change of every page writes a full page image, so a run
+  that includes a checkpoint writes more WAL and costs more CPU);
+- sequential scans of the tables of one schema (`pg_stat_user_tables`, which lags up to a second): a table read
+  from end to end on every batch makes each transfer cost more as the ledger grows.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from croupier.bench.cpu_usage import CpuMeter, CpuUsage
+
+_CHECKPOINTS = (
+    "SELECT num_timed + num_requested FROM pg_stat_checkpointer",  # PostgreSQL 17 and later
+    "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",  # earlier versions
+)
+
+
+_SCANS = """
+SELECT relname, coalesce(seq_scan, 0) AS scans, coalesce(seq_tup_read, 0) AS rows_read
+FROM pg_stat_user_tables WHERE schemaname = $1
+"""
+
+TableScans = dict[str, tuple[int, int]]  # table: (sequential scans, rows they read)
+
+
+@dataclass(frozen=True)
+class _Position:
+    wal: int | None
+    checkpoints: int | None
+    scans: TableScans
+
+
+async def _postgres_position(url: str, schema: str | None) -> _Position:
+    """WAL position in bytes, checkpoints so far, scans of the schema's tables; None where the server does not tell."""
+    connection = await asyncpg.connect(url)
+    try:
+        scans: TableScans = {}
+        if schema is not None:
+            for row in await connection.fetch(_SCANS, schema):
+                scans[row["relname"]] = (int(row["scans"]), int(row["rows_read"]))
+        try:
+            wal: int | None = int(await connection.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+        except asyncpg.PostgresError:
+            wal = None
+        checkpoints: int | None = None
+        for query in _CHECKPOINTS:
+            try:
+                checkpoints = int(await connection.fetchval(query))
+                break
+            except asyncpg.PostgresError:
+                continue
+    finally:
+        await connection.close()
+    return _Position(wal, checkpoints, scans)
+
+
+@dataclass(frozen=True)
+class ProbeReading:
+    cpu: CpuUsage
+    wal_bytes: int | None
+    checkpoints: int | None
+    sequential_scans: dict[str, dict[str, int]]
+
+    def details(self, operations: int) -> dict[str, Any]:
+        """Run details, with per-operation figures for `operations` (transfers or pgbench transactions)."""
+        per = max(operations, 1)
+        return {
+            "cpu_cores": self.cpu.cores(),
+            "cpu_us_per_op": self.cpu.microseconds_per(operations),
+            "wal_bytes_per_op": None if self.wal_bytes is None else round(self.wal_bytes / per),
+            "checkpoints_during_run": self.checkpoints,
+            "sequential_scans": self.sequential_scans,
+            "operations_measured": operations,
+        }
+
+
+class RunProbe:
+    """`probe = await RunProbe(url, server_pid, postgres_pid).start()`, run, `reading = await probe.stop()`.
+
+    With `schema`, sequential scans of that schema's tables during the run are reported too.
+    """
+
+    def __init__(
+        self, url: str, server_pid: int | None, postgres_pid: int | None, *, schema: str | None = None
+    ) -> None:
+        self._url = url
+        self._schema = schema
+        self._meter = CpuMeter(server_pid, postgres_pid)
+        self._start = _Position(None, None, {})
+
+    async def start(self) -> "RunProbe":
+        self._start = await _postgres_position(self._url, self._schema)
+        self._meter.start()
+        return self
+
+    async def stop(self) -> ProbeReading:
+        cpu = self._meter.stop()
+        end, start = await _postgres_position(self._url, self._schema), self._start
+        scans: dict[str, dict[str, int]] = {}
+        for table, (count, rows) in end.scans.items():
+            before = start.scans.get(table, (0, 0))
+            if count > before[0]:
+                scans[table] = {"scans": count - before[0], "rows_read": rows - before[1]}
+        return ProbeReading(
+            cpu=cpu,
+            wal_bytes=None if end.wal is None or start.wal is None else end.wal - start.wal,
+            checkpoints=None
+            if end.checkpoints is None or start.checkpoints is None
+            else end.checkpoints - start.checkpoints,
+            sequential_scans=scans,
+        )

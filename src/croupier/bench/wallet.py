@@ -1,0 +1,202 @@
+"""`croupier bench wallet`: the wallet's throughput and latency, next to pgbench on the same PostgreSQL.
+
+One bench, in this order, on one server (an embedded one in a temporary directory, or --database-url):
+  1. pgbench      TPC-B-like, C clients: what this machine's PostgreSQL does with small write transactions;
+  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot), then an open-loop
+                  run at a fixed rate for latency;
+  3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot);
+  4. verify       `croupier wallet verify` on every wallet database the bench wrote to.
+
+Everything is bounded in time, and the server process, pgbench, PostgreSQL and the temporary directory are cleaned up
+however the bench ends (including Ctrl-C).
+"""
+
+import asyncio
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import asyncpg
+
+from croupier.bench import pgbench
+from croupier.bench.http_runs import HttpPlan, SetupFailed, http_runs
+from croupier.bench.inprocess_runs import InProcessPlan, inprocess_runs
+from croupier.bench.ledger_observations import verify
+from croupier.bench.machine import describe_machine, load_average
+from croupier.bench.postgres_server import BenchPostgres, bench_postgres
+from croupier.bench.report import RUNS, BenchReport, Latency, RunResult, judge
+from croupier.bench.run_probe import RunProbe
+from croupier.bench.wallet_server import WalletServerError
+from croupier.kit.embedded_pg import EmbeddedPostgresError
+from croupier.kit.errors import DomainError
+
+P99_LIMIT_MS = 25.0
+FIXED_RATE_CONNECTIONS = 64
+DRAIN_SECONDS = 10.0
+
+Progress = Callable[[str], None]
+Result = TypeVar("Result")
+
+#: What stops a bench short: a server that does not start, a refused setup, pgbench failing, PostgreSQL unreachable.
+_FAILURES = (
+    DomainError,
+    pgbench.PgbenchError,
+    WalletServerError,
+    SetupFailed,
+    EmbeddedPostgresError,
+    asyncpg.PostgresError,
+    OSError,
+    TimeoutError,
+)
+
+
+class BenchFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    duration: float = 10.0
+    concurrency: int = 16
+    inprocess_concurrency: int = 256
+    rate: float = 1000.0
+    database_url: str | None = None
+    runs: tuple[str, ...] = RUNS
+
+    @property
+    def warmup(self) -> float:
+        """Discarded before each wallet run: connections, pools, caches and the writer's batches settle."""
+        return min(2.0, self.duration / 5)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "duration_seconds": self.duration,
+            "warmup_seconds": self.warmup,
+            "concurrency": self.concurrency,
+            "inprocess_concurrency": self.inprocess_concurrency,
+            "rate": self.rate,
+            "fixed_rate_connections": FIXED_RATE_CONNECTIONS,
+            "pgbench": {"scale": pgbench.SCALE, "clients": self.concurrency, "threads": pgbench.THREADS},
+            "p99_limit_ms": P99_LIMIT_MS,
+            "database": "given URL" if self.database_url else "embedded, temporary",
+            "runs": list(self.runs),
+        }
+
+
+def parse_runs(text: str | None) -> tuple[str, ...]:
+    """The runs named in a comma list (--only), in the bench's order; all of them for None."""
+    if not text:
+        return RUNS
+    wanted = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(wanted - set(RUNS))
+    if unknown:
+        raise ValueError(f"unknown run(s): {', '.join(unknown)}; known: {', '.join(RUNS)}")
+    return tuple(run for run in RUNS if run in wanted)
+
+
+def run_wallet_bench(options: BenchOptions, progress: Progress) -> BenchReport:
+    """Run the bench; raises BenchFailed (with the reason) when it cannot finish. Cleans up however it ends."""
+    if options.database_url is None:
+        progress("starting an embedded PostgreSQL in a temporary directory")
+    try:
+        with bench_postgres(options.database_url) as postgres:
+            return _run_event_loop(_bench(options, postgres, progress))
+    except _FAILURES as error:
+        raise BenchFailed(f"{type(error).__name__}: {error}") from error
+
+
+def _run_event_loop(main: Coroutine[Any, Any, Result]) -> Result:
+    """Run on uvloop when it is installed (uvicorn uses it too), so the generator spends less CPU per request."""
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
+async def _pgbench_run(options: BenchOptions, postgres: BenchPostgres, progress: Progress) -> RunResult:
+    url = await postgres.database("bench_pgbench")
+    progress(f"pgbench -i -s {pgbench.SCALE}")
+    await pgbench.initialise(url, postgres.work_dir)
+    progress(f"pgbench -c {options.concurrency} -j {pgbench.THREADS} -T {options.duration:g}")
+    probe = await RunProbe(url, None, postgres.embedded.pid if postgres.embedded else None).start()
+    result = await pgbench.run(url, options.concurrency, options.duration, postgres.work_dir)
+    reading = await probe.stop()
+    return RunResult(
+        name="pgbench",
+        per_second=round(result.tps, 1),
+        operations=result.transactions,
+        latency=Latency.of(result.latencies),
+        errors={"failed_transactions": result.failed} if result.failed else {},
+        details={
+            "command": " ".join(result.command),
+            "clients": options.concurrency,
+            **reading.details(result.transactions),
+            "load_average_after": load_average(),
+        },
+    )
+
+
+async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progress) -> BenchReport:
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    machine = describe_machine()
+    postgres_info = await postgres.describe()
+    postgres_pid = postgres.embedded.pid if postgres.embedded else None
+    nonce = secrets.token_hex(4)
+    runs: dict[str, RunResult] = {}
+    wallet_databases: dict[str, str] = {}
+
+    if "pgbench" in options.runs:
+        runs["pgbench"] = await _pgbench_run(options, postgres, progress)
+
+    http_wanted = tuple(run for run in options.runs if run.startswith("http-"))
+    if http_wanted:
+        url = await postgres.database("bench_wallet_http")
+        wallet_databases["wallet over HTTP"] = url
+        plan = HttpPlan(
+            duration=options.duration,
+            warmup=options.warmup,
+            drain=DRAIN_SECONDS,
+            concurrency=options.concurrency,
+            rate=options.rate,
+            fixed_rate_connections=FIXED_RATE_CONNECTIONS,
+            runs=http_wanted,
+        )
+        runs.update(await http_runs(plan, url, postgres.work_dir, nonce, postgres_pid, progress))
+
+    inprocess_wanted = tuple(run for run in options.runs if run.startswith("inprocess-"))
+    if inprocess_wanted:
+        url = await postgres.database("bench_wallet_inprocess")
+        wallet_databases["wallet in-process"] = url
+        inprocess_plan = InProcessPlan(
+            duration=options.duration,
+            warmup=options.warmup,
+            drain=DRAIN_SECONDS,
+            concurrency=options.inprocess_concurrency,
+            runs=inprocess_wanted,
+        )
+        runs.update(await inprocess_runs(inprocess_plan, url, nonce, postgres_pid, progress))
+
+    ledger: dict[str, Any] = {}
+    verified: dict[str, dict[str, Any]] = {}
+    for name, url in wallet_databases.items():
+        if url not in verified:  # with --database-url both runs share one database
+            progress(f"croupier wallet verify ({name})")
+            verified[url] = await verify(url)
+        ledger[name] = verified[url]
+
+    return BenchReport(
+        started_at=started_at,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=machine,
+        postgres=postgres_info,
+        parameters=options.as_dict(),
+        runs=runs,
+        targets=judge(runs, options.rate, P99_LIMIT_MS),
+        ledger=ledger,
+    )
