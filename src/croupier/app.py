@@ -10,6 +10,7 @@ import croupier
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.kit.config import Settings
 from croupier.kit.http import GuardMiddleware, install_error_handlers, problem_response
+from croupier.kit.http_commands import JsonCommandDispatcher
 from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import api as wallet_api
 
@@ -63,6 +64,10 @@ def build_app(
         _attach(app, platform)
     _exact_integer_bounds(app)
     install_error_handlers(app)
+    served = platform.services if platform else services
+    if "wallet" in served:
+        app.add_middleware(JsonCommandDispatcher, commands=wallet_api.COMMANDS)
+    # Added last, so outermost: limits, content type and trace ids apply to the command path as well.
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
     if "wallet" in (platform.services if platform else services):
         _add_routes(app, wallet_api.router)

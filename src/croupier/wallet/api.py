@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from croupier.kit.http import PROBLEM_SCHEMA, json_response
+from croupier.kit.http_commands import JsonCommand
 from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import schemas
 from croupier.wallet.service import MAX_PAGE, WalletService
@@ -121,8 +122,11 @@ async def list_account_transfers(
     responses=_command_responses(schemas.TransferResultOut),
 )
 async def create_transfer(body: schemas.CreateTransferRequest, request: Request) -> Response:
-    wallet = _wallet(request)
-    return _command_result(*await wallet.transfer(body))
+    return await _transfer(request.app.state, body, {})
+
+
+async def _transfer(state: Any, body: schemas.CreateTransferRequest, params: dict[str, UUID]) -> Response:
+    return _command_result(*await state.wallet.transfer(body))
 
 
 @router.post(
@@ -133,8 +137,11 @@ async def create_transfer(body: schemas.CreateTransferRequest, request: Request)
     responses=_command_responses(schemas.BatchResultOut),
 )
 async def create_batch(body: schemas.CreateBatchRequest, request: Request) -> Response:
-    wallet = _wallet(request)
-    return _command_result(*await wallet.transfer_batch(body))
+    return await _batch(request.app.state, body, {})
+
+
+async def _batch(state: Any, body: schemas.CreateBatchRequest, params: dict[str, UUID]) -> Response:
+    return _command_result(*await state.wallet.transfer_batch(body))
 
 
 @router.get(
@@ -159,8 +166,11 @@ async def get_transfer(transfer_id: UUID, request: Request) -> Response:
     responses=_command_responses(schemas.ReversalOut),
 )
 async def reverse_transfer(body: schemas.ReverseTransferRequest, request: Request) -> Response:
-    wallet = _wallet(request)
-    return _command_result(*await wallet.reverse(body))
+    return await _reverse(request.app.state, body, {})
+
+
+async def _reverse(state: Any, body: schemas.ReverseTransferRequest, params: dict[str, UUID]) -> Response:
+    return _command_result(*await state.wallet.reverse(body))
 
 
 # -- holds ----------------------------------------------------------------------------------------------------------
@@ -174,8 +184,11 @@ async def reverse_transfer(body: schemas.ReverseTransferRequest, request: Reques
     responses=_command_responses(schemas.TransferResultOut),
 )
 async def create_hold(body: schemas.CreateHoldRequest, request: Request) -> Response:
-    wallet = _wallet(request)
-    return _command_result(*await wallet.create_hold(body))
+    return await _hold(request.app.state, body, {})
+
+
+async def _hold(state: Any, body: schemas.CreateHoldRequest, params: dict[str, UUID]) -> Response:
+    return _command_result(*await state.wallet.create_hold(body))
 
 
 @router.get("/holds/{hold_id}", response_model=schemas.HoldOut, summary="Get a hold and its status", responses=_ERRORS)
@@ -192,8 +205,11 @@ async def get_hold(hold_id: UUID, request: Request) -> Response:
     responses=_command_responses(schemas.TransferResultOut),
 )
 async def post_hold(hold_id: UUID, body: schemas.PostHoldRequest, request: Request) -> Response:
-    wallet = _wallet(request)
-    return _command_result(*await wallet.post_hold(hold_id, body))
+    return await _post(request.app.state, body, {"hold_id": hold_id})
+
+
+async def _post(state: Any, body: schemas.PostHoldRequest, params: dict[str, UUID]) -> Response:
+    return _command_result(*await state.wallet.post_hold(params["hold_id"], body))
 
 
 @router.post(
@@ -204,8 +220,11 @@ async def post_hold(hold_id: UUID, body: schemas.PostHoldRequest, request: Reque
     responses=_command_responses(schemas.TransferResultOut),
 )
 async def void_hold(hold_id: UUID, body: schemas.VoidHoldRequest, request: Request) -> Response:
-    wallet = _wallet(request)
-    return _command_result(*await wallet.void_hold(hold_id, body))
+    return await _void(request.app.state, body, {"hold_id": hold_id})
+
+
+async def _void(state: Any, body: schemas.VoidHoldRequest, params: dict[str, UUID]) -> Response:
+    return _command_result(*await state.wallet.void_hold(params["hold_id"], body))
 
 
 # -- reference data -------------------------------------------------------------------------------------------------
@@ -218,3 +237,15 @@ async def list_currencies(request: Request) -> list[dict[str, Any]]:
         {"code": c.code, "exponent": c.exponent, "name": c.name, "kind": c.kind, "max_amount": MAX_MINOR_UNITS}
         for c in wallet.currencies
     ]
+
+
+#: The money-moving endpoints, also served by the lean JSON command path (croupier.kit.http_commands) with the same
+#: handlers and models as the FastAPI routes above, which keep defining them in the OpenAPI document.
+COMMANDS = (
+    JsonCommand("/v1/wallet/transfers", schemas.CreateTransferRequest, _transfer),
+    JsonCommand("/v1/wallet/transfers/batch", schemas.CreateBatchRequest, _batch),
+    JsonCommand("/v1/wallet/reversals", schemas.ReverseTransferRequest, _reverse),
+    JsonCommand("/v1/wallet/holds", schemas.CreateHoldRequest, _hold),
+    JsonCommand("/v1/wallet/holds/{hold_id}/post", schemas.PostHoldRequest, _post),
+    JsonCommand("/v1/wallet/holds/{hold_id}/void", schemas.VoidHoldRequest, _void),
+)
