@@ -1,5 +1,6 @@
 """Transfers, batches, idempotency and reversals, through the client contract (in-process and HTTP alike)."""
 
+import asyncio
 import json
 
 import asyncpg
@@ -359,3 +360,18 @@ async def test_open_account_when_identical_returns_the_existing_one(
         )
     )
     assert again.id == house.id
+
+
+async def test_bet_replay_and_its_rollback_in_one_batch_reverse_the_bet(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    player = await open_player(100)
+    request = bet(player, house, 40, "bet-in-flight")
+    await wallet_client.transfer(request)
+    rollback = ReverseTransferRequest(idempotency_key="rollback-in-flight", original_idempotency_key="bet-in-flight")
+    # The studio retries the bet and sends the rollback at once: both can land in one ledger batch.
+    replay, reversal = await asyncio.gather(wallet_client.transfer(request), wallet_client.reverse(rollback))
+    assert replay.transfer.amount == 40
+    assert reversal.status == "reversed"
+    assert [t.reverses_id for t in reversal.transfers] == [replay.transfer.id]
+    assert (await wallet_client.get_balance(player.id)).posted == 100
