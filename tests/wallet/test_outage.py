@@ -1,7 +1,9 @@
-"""While PostgreSQL is down, reads answer service_unavailable (503), and serve again once it is back."""
+"""Database outages: reads answer service_unavailable (503) and recover; a lost COMMIT acknowledgement is handled."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -9,9 +11,10 @@ import pytest
 from croupier.app import build_app
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.kit.config import Settings
+from croupier.kit.db import DatabaseUnavailable
 from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.kit.errors import ServiceUnavailable
-from croupier.wallet.client import OpenAccountRequest
+from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
 
 
 @pytest.fixture
@@ -44,3 +47,46 @@ async def test_reads_while_database_down_are_service_unavailable_then_recover(
     finally:
         server.restart()
     assert (await platform.wallet_client.get_balance(account.id)).posted == 0
+
+
+async def test_commit_whose_acknowledgement_is_lost_is_answered_as_applied_not_replayed(
+    own_server: tuple[EmbeddedPostgres, Platform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, platform = own_server
+    client = platform.wallet_client
+    house = await client.open_account(
+        OpenAccountRequest(
+            brand_id="b", owner_type="house", owner_id="h", kind="bankroll", currency="EUR", allow_negative=True
+        )
+    )
+    player = await client.open_account(
+        OpenAccountRequest(brand_id="b", owner_type="player", owner_id="p", kind="cash", currency="EUR")
+    )
+    # The COMMIT really happens; only its acknowledgement is lost once, as when the connection drops right after it.
+    real_transaction = platform.db.transaction
+    lost = {"remaining": 1}
+
+    @contextlib.asynccontextmanager
+    async def transaction_losing_one_ack() -> AsyncIterator[Any]:
+        async with real_transaction() as connection:
+            yield connection
+        if lost["remaining"]:
+            lost["remaining"] -= 1
+            raise DatabaseUnavailable("simulated: the acknowledgement of COMMIT was lost")
+
+    monkeypatch.setattr(platform.db, "transaction", transaction_losing_one_ack)
+    assert platform.wallet is not None
+    result, replayed = await platform.wallet.transfer(
+        CreateTransferRequest(
+            idempotency_key="deposit-ack-lost",
+            debit_account_id=house.id,
+            credit_account_id=player.id,
+            amount=500,
+            currency="EUR",
+            type="deposit",
+        )
+    )
+    assert lost["remaining"] == 0
+    assert replayed is False  # applied by this request, so 201, not "Idempotent-Replayed"
+    assert result["transfer"]["amount"] == 500
+    assert (await client.get_balance(player.id)).posted == 500  # once, not twice

@@ -14,6 +14,7 @@ from croupier.kit.http import PROBLEM_SCHEMA, json_response
 from croupier.kit.http_commands import JsonCommand
 from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import schemas
+from croupier.wallet.schemas import CURRENCY_PATTERN, IDENTIFIER_PATTERN
 from croupier.wallet.service import MAX_PAGE, WalletService
 
 router = APIRouter(prefix="/v1/wallet", tags=["wallet"])
@@ -67,10 +68,10 @@ async def open_account(body: schemas.OpenAccountRequest, request: Request) -> Re
 @router.get("/accounts", response_model=schemas.AccountPage, summary="List accounts", responses=_ERRORS)
 async def list_accounts(
     request: Request,
-    brand_id: Annotated[str | None, Query(max_length=64)] = None,
+    brand_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
     owner_type: Literal["player", "house"] | None = None,
-    owner_id: Annotated[str | None, Query(max_length=64)] = None,
-    currency: Annotated[str | None, Query(max_length=10)] = None,
+    owner_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
+    currency: Annotated[str | None, Query(pattern=CURRENCY_PATTERN)] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Response:

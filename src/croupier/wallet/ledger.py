@@ -16,6 +16,7 @@ is replayed, not applied twice. Past the deadline the callers get service_unavai
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -102,8 +103,8 @@ class LedgerWriter:
         """
         try:
             return await self._apply_with_retries(commands)
-        except ServiceUnavailable as unavailable:
-            return [Outcome(error=unavailable)] * len(commands)
+        except ServiceUnavailable as unavailable:  # one exception object per caller: each raises its own
+            return [Outcome(error=ServiceUnavailable(unavailable.detail)) for _ in commands]
         except Exception:
             if len(commands) == 1:
                 logger.exception("ledger command %r failed", commands[0].key)
@@ -118,15 +119,24 @@ class LedgerWriter:
         deadline = time.monotonic() + self._unavailable_after
         delay = 0.05
         races = 0
+        # Keys this writer applied in an attempt whose outcome it never learned (the connection dropped around
+        # COMMIT). If the next attempt finds them stored, that is our own commit, not a client's replay.
+        maybe_committed: set[str] = set()
         while True:
+            attempt: set[str] = set()
             try:
-                return await self._apply(commands)
+                outcomes = await self._apply(commands, attempt)
             except _RACES as race:
+                # Another process wrote the same key, hold resolution or reversal first; a fresh read turns the
+                # command into a replay or a clean refusal. A race that repeats is no race: isolate the batch.
                 races += 1
-                if races > 20:
+                if races > 5:
                     raise
                 logger.info("ledger batch raced another writer (%s); applying it again", type(race).__name__)
+                await asyncio.sleep(random.uniform(0, 0.002 * races))
+                continue
             except _CONNECTION_FAULTS as fault:
+                maybe_committed |= attempt
                 if time.monotonic() >= deadline:
                     raise ServiceUnavailable(
                         "the wallet database is unavailable; retry with the same idempotency key"
@@ -134,8 +144,16 @@ class LedgerWriter:
                 logger.warning("ledger database unavailable (%s); retrying in %.2fs", fault, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+                continue
+            if maybe_committed:
+                outcomes = [
+                    Outcome(result=outcome.result) if outcome.replayed and command.key in maybe_committed else outcome
+                    for command, outcome in zip(commands, outcomes, strict=True)
+                ]
+            return outcomes
 
-    async def _apply(self, commands: list[Command]) -> list[Outcome]:
+    async def _apply(self, commands: list[Command], applied_keys: set[str]) -> list[Outcome]:
+        """One attempt at a batch; `applied_keys` receives the keys it applied anew, before it writes them."""
         keys: set[str] = set()
         target_keys: set[str] = set()
         transfer_ids: set[UUID] = set()
@@ -166,6 +184,11 @@ class LedgerWriter:
             accounts = await repository.lock_accounts(connection, account_ids)
             applier = BatchApplier(now, accounts, requests, transfers, by_key)
             outcomes = [applier.apply(command) for command in commands]
+            applied_keys.update(
+                command.key
+                for command, outcome in zip(commands, outcomes, strict=True)
+                if outcome.error is None and not outcome.replayed
+            )
             await repository.write_batch(connection, applier, now)
         return outcomes
 

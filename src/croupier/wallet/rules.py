@@ -188,6 +188,8 @@ class BatchApplier:
     # -- reversals ------------------------------------------------------------------------------------------------
 
     def _reverse(self, command: Command) -> dict[str, Any]:
+        if command.target_key == command.key:  # the schema refuses it too; here it would tombstone its own key
+            raise errors.NotReversible("a reversal cannot name its own idempotency key as the original")
         if command.target_key is not None:
             stored = self.requests.get(command.target_key)
             if stored is None:

@@ -52,10 +52,12 @@ IdempotencyKey = Annotated[
         examples=["games:round:0193f1b2:bet"],
     ),
 ]
+CURRENCY_PATTERN = r"^[A-Z][A-Z0-9]{2,9}$"
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 CurrencyCode = Annotated[
-    str, Field(pattern=r"^[A-Z][A-Z0-9]{2,9}$", description="ISO 4217 code, or BTC / ETH / USDT.", examples=["EUR"])
+    str, Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code, or BTC / ETH / USDT.", examples=["EUR"])
 ]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", examples=["brand-eu"])]
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, examples=["brand-eu"])]
 TypeCode = Annotated[
     str,
     Field(
@@ -177,9 +179,15 @@ class CreateHoldRequest(TransferLegIn):
     @field_validator("expires_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("expires_at must carry a time zone offset")
-        if value is not None and value <= datetime.now(UTC):
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("expires_at is out of range") from None
+        if value <= datetime.now(UTC):
             raise ValueError("expires_at must be in the future")
         return value
 
@@ -212,6 +220,8 @@ class ReverseTransferRequest(_In):
     def _one_target(self) -> "ReverseTransferRequest":
         if (self.transfer_id is None) == (self.original_idempotency_key is None):
             raise ValueError("give exactly one of transfer_id and original_idempotency_key")
+        if self.original_idempotency_key == self.idempotency_key:
+            raise ValueError("a reversal needs its own idempotency key, not the key of the transfer it reverses")
         return self
 
 
