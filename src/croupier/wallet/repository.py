@@ -9,7 +9,6 @@ import asyncpg
 
 from croupier.kit.ids import uuid7
 from croupier.kit.outbox import Event, write_events
-from croupier.kit.serialization import dumps_str
 from croupier.wallet.rules import BatchApplier
 from croupier.wallet.state import AccountState, KnownTransfer, StoredRequest
 
@@ -77,8 +76,8 @@ async def lock_accounts(connection: Any, ids: Iterable[UUID]) -> dict[UUID, Acco
 _WRITE_BATCH = """
 WITH new_requests AS (
     INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
-    SELECT r.key, r.kind, decode(r.hash, 'hex'), r.result::json, $7
-    FROM json_to_recordset($1::json) AS r(key text, kind text, hash text, result text)
+    SELECT r.key, r.kind, decode(r.hash, 'hex'), r.result, $7
+    FROM json_to_recordset($1::json) AS r(key text, kind text, hash text, result json)
 ), new_transfers AS (
     INSERT INTO wallet.transfers (id, request_key, position, kind, type, brand_id, debit_account_id,
         credit_account_id, amount, currency, hold_id, reverses_id, expires_at, metadata, created_at)
@@ -99,8 +98,8 @@ WITH new_requests AS (
     DELETE FROM wallet.hold_expiries WHERE hold_id IN (SELECT value::uuid FROM json_array_elements_text($5::json))
 ), events AS (
     INSERT INTO wallet.outbox (id, type, version, occurred_at, brand_id, trace_id, payload)
-    SELECT e.id, e.type, 1, $7, e.brand_id, e.trace_id, e.payload::json
-    FROM json_to_recordset($6::json) AS e(id uuid, type text, brand_id text, trace_id text, payload text)
+    SELECT e.id, e.type, 1, $7, e.brand_id, e.trace_id, e.payload
+    FROM json_to_recordset($6::json) AS e(id uuid, type text, brand_id text, trace_id text, payload json)
 )
 SELECT 1
 """
@@ -111,10 +110,11 @@ async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> 
 
     Each table's rows travel as one JSON array that PostgreSQL unpacks with json_to_recordset: serialising them with
     orjson costs the writer far less than encoding a dozen typed array parameters element by element.
-    Stored results and event payloads are JSON text exactly as first serialised, so a replay returns the same bytes.
+    Results and event payloads are nested objects in those arrays: for a `json` column json_to_recordset keeps the
+    exact text slice, so what is stored is byte for byte what orjson wrote, and a replay returns the same bytes.
     """
     requests = [
-        {"key": key, "kind": kind, "hash": digest.hex(), "result": dumps_str(result)}
+        {"key": key, "kind": kind, "hash": digest.hex(), "result": result}
         for key, kind, digest, result in applier.new_requests
     ]
     balances = [
@@ -129,7 +129,7 @@ async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> 
             "type": type_,
             "brand_id": brand or None,
             "trace_id": trace,
-            "payload": dumps_str(payload),
+            "payload": payload,
         }
         for type_, brand, payload, trace in applier.events
     ]
