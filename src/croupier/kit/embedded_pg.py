@@ -3,7 +3,7 @@
 Layout of the data directory (default ./.croupier):
   pgdata/             the PostgreSQL cluster (survives restarts)
   postgres.password   the generated superuser password (mode 0600)
-  postgres.log        the server's log
+  postgres.log        the server's start-up output (its log proper rotates in pgdata/log, one file per weekday)
   croupier.lock       held (flock) by the process that owns the server, so two `croupier up` never share it
 
 PostgreSQL refuses to run as root; when Croupier runs as root (containers, CI) the server runs as a dedicated system
@@ -64,7 +64,17 @@ class EmbeddedPostgres:
         self.log_file = self.data_dir / "postgres.log"
         self.requested_port = port
         self.port = 0
-        self.server_settings = {"max_connections": "200", **(server_settings or {})}
+        self.server_settings = {
+            "max_connections": "200",
+            # The server's own log rotation: one file per weekday in pgdata/log, each truncated when its day comes
+            # round again, so the log never grows without bound. postgres.log keeps only what precedes it (start-up).
+            "logging_collector": "on",
+            "log_filename": "postgresql-%a.log",
+            "log_truncate_on_rotation": "on",
+            "log_rotation_age": "1d",
+            "log_rotation_size": "0",
+            **(server_settings or {}),
+        }
         self._process: subprocess.Popen[bytes] | None = None
         self._lock: IO[str] | None = None
         self._run_as = SYSTEM_USER if os.geteuid() == 0 else None
