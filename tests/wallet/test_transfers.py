@@ -24,6 +24,7 @@ from croupier.wallet.client import (
     TransferTombstoned,
     WalletClient,
 )
+from croupier.wallet.events import TransferCommitted, parse_payload
 from tests.wallet.conftest import OpenPlayer, key
 
 
@@ -375,3 +376,17 @@ async def test_bet_replay_and_its_rollback_in_one_batch_reverse_the_bet(
     assert reversal.status == "reversed"
     assert [t.reverses_id for t in reversal.transfers] == [replay.transfer.id]
     assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_outbox_event_parses_into_its_public_payload_type(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+) -> None:
+    player = await open_player(100)
+    result = await wallet_client.transfer(bet(player, house, 10))
+    row = await db.fetchrow(
+        "SELECT type, payload FROM wallet.outbox WHERE payload->>'id' = $1", str(result.transfer.id)
+    )
+    payload = parse_payload(row["type"], json.loads(row["payload"]))
+    assert isinstance(payload, TransferCommitted)
+    assert payload.id == result.transfer.id
+    assert payload.amount == 10
