@@ -59,6 +59,7 @@ async def bootstrap(settings: Settings, url: str, services: tuple[str, ...] = ("
                 db,
                 currencies,
                 batch_max=settings.wallet_batch_max,
+                optimistic_writer=settings.wallet_optimistic_writer,
                 hold_sweep_seconds=settings.wallet_hold_sweep_seconds,
             )
             await platform.wallet.start()

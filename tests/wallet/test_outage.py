@@ -14,6 +14,7 @@ from croupier.kit.config import Settings
 from croupier.kit.db import DatabaseUnavailable
 from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.kit.errors import ServiceUnavailable
+from croupier.wallet import repository
 from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
 
 
@@ -49,10 +50,21 @@ async def test_reads_while_database_down_are_service_unavailable_then_recover(
     assert (await platform.wallet_client.get_balance(account.id)).posted == 0
 
 
+@pytest.mark.parametrize("path", ["locked", "optimistic"])
 async def test_commit_whose_acknowledgement_is_lost_is_answered_as_applied_not_replayed(
-    own_server: tuple[EmbeddedPostgres, Platform], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
-    _, platform = own_server
+    server = EmbeddedPostgres(tmp_path / "pg")
+    url = server.start()
+    platform = await bootstrap(Settings(wallet_optimistic_writer=path == "optimistic"), url)
+    try:
+        await _lose_one_commit_ack(platform, monkeypatch, path)
+    finally:
+        await shutdown(platform)
+        server.stop()
+
+
+async def _lose_one_commit_ack(platform: Platform, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     client = platform.wallet_client
     house = await client.open_account(
         OpenAccountRequest(
@@ -63,18 +75,29 @@ async def test_commit_whose_acknowledgement_is_lost_is_answered_as_applied_not_r
         OpenAccountRequest(brand_id="b", owner_type="player", owner_id="p", kind="cash", currency="EUR")
     )
     # The COMMIT really happens; only its acknowledgement is lost once, as when the connection drops right after it.
-    real_transaction = platform.db.transaction
     lost = {"remaining": 1}
+    if path == "locked":  # BEGIN ... COMMIT: the acknowledgement of COMMIT is lost
+        real_transaction = platform.db.transaction
 
-    @contextlib.asynccontextmanager
-    async def transaction_losing_one_ack() -> AsyncIterator[Any]:
-        async with real_transaction() as connection:
-            yield connection
-        if lost["remaining"]:
-            lost["remaining"] -= 1
-            raise DatabaseUnavailable("simulated: the acknowledgement of COMMIT was lost")
+        @contextlib.asynccontextmanager
+        async def transaction_losing_one_ack() -> AsyncIterator[Any]:
+            async with real_transaction() as connection:
+                yield connection
+            if lost["remaining"]:
+                lost["remaining"] -= 1
+                raise DatabaseUnavailable("simulated: the acknowledgement of COMMIT was lost")
 
-    monkeypatch.setattr(platform.db, "transaction", transaction_losing_one_ack)
+        monkeypatch.setattr(platform.db, "transaction", transaction_losing_one_ack)
+    else:  # the pipelined writer's single write statement is its own transaction: its answer is lost
+        real_write = repository.write_batch
+
+        async def write_losing_one_ack(connection: Any, *args: Any) -> None:
+            await real_write(connection, *args)
+            if lost["remaining"] and not connection.is_in_transaction():
+                lost["remaining"] -= 1
+                raise DatabaseUnavailable("simulated: the answer to the autocommitted write was lost")
+
+        monkeypatch.setattr(repository, "write_batch", write_losing_one_ack)
     assert platform.wallet is not None
     result, replayed = await platform.wallet.transfer(
         CreateTransferRequest(
@@ -90,3 +113,4 @@ async def test_commit_whose_acknowledgement_is_lost_is_answered_as_applied_not_r
     assert replayed is False  # applied by this request, so 201, not "Idempotent-Replayed"
     assert result["transfer"]["amount"] == 500
     assert (await client.get_balance(player.id)).posted == 500  # once, not twice
+    assert platform.wallet.writer.stats()["locked_batches"] >= (1 if path == "optimistic" else 0)

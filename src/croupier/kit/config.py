@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     wallet_batch_max: int = Field(
         default=1000, ge=1, le=10_000, description="Most wallet commands applied in one database transaction."
     )
+    wallet_optimistic_writer: bool = Field(
+        default=True,
+        description=(
+            "Pipeline the ledger writer: read and apply the next batch without row locks while the previous one is "
+            "written, guarded by compare-and-swap (ADR 0005). False: every batch locks its accounts (ADR 0002)."
+        ),
+    )
     wallet_hold_sweep_seconds: float = Field(
         default=1.0, gt=0, description="How often expired holds are looked for and voided."
     )

@@ -2,11 +2,18 @@
 
 Why: every bet touches the brand's house account. If each transfer locked that row in its own transaction, the
 platform would run at the speed of one row lock. Here a single writer task takes whatever commands are waiting (up to
-`batch_max`), locks the accounts they touch in id order, applies them in memory (rules.BatchApplier), writes all rows
-with one statement per table and one UPDATE per touched account, and commits. Callers are answered only after the
-commit. While one batch commits, the next one fills up, so batches grow with the load.
+`batch_max`), applies them in memory (rules.BatchApplier) and writes all rows of the batch in one statement, with one
+UPDATE per touched account. Callers are answered only after the commit. While one batch commits, the next one fills
+up, so batches grow with the load (docs/adr/0002-batched-ledger-writer.md).
 
-The batch transaction is the unit of work: it owns the commit (docs/adr/0002-batched-ledger-writer.md).
+Pipelined, optimistic (docs/adr/0005-pipelined-ledger-writer.md): batch k+1 is read and applied in Python while batch
+k's write statement runs. Accounts are read without locks; an account batch k touches is taken from batch k's result
+instead of the database. The write statement is its own transaction and updates an account only if its totals are
+still the ones the batch started from (compare and swap); if any differs, nothing of the batch is written. If batch k
+fails, batch k+1 (applied on top of it) is discarded before it is written. Every failed optimistic batch is applied
+again on the locked path: BEGIN, the accounts locked in id order (FOR UPDATE), the rules, the same write, COMMIT.
+After a race the writer stays on the locked path for a while, so writers that compete for the same accounts in
+several processes do not keep failing each other's guards.
 
 Faults: a unique-key race with another process (two writers, same idempotency key or hold) or a deadlock rolls the
 batch back and applies it again from fresh reads. A lost database connection (PostgreSQL restarting) is retried for a
@@ -19,7 +26,8 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -31,11 +39,40 @@ from croupier.kit.errors import InternalError, ServiceUnavailable
 from croupier.wallet import repository
 from croupier.wallet.commands import Command, Outcome, transfer_ids_of_result
 from croupier.wallet.rules import BatchApplier
+from croupier.wallet.state import AccountState
 
 logger = logging.getLogger(__name__)
 
 _RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 _CONNECTION_FAULTS: tuple[type[BaseException], ...] = (DatabaseUnavailable, *CONNECTION_FAULTS)
+
+
+# After a race (a guard that failed, a key or hold written by another process), this many batches take the locked path.
+LOCKED_BATCHES_AFTER_RACE = 100
+
+_Entry = tuple[Command, "asyncio.Future[Outcome]"]
+
+
+@dataclass(slots=True)
+class _Applied:
+    """A batch applied in memory and not written yet."""
+
+    now: datetime
+    applier: BatchApplier
+    outcomes: list[Outcome]
+    started_from: dict[UUID, tuple[int, int, int, int]]  # each account's totals as the batch read them
+    applied_keys: set[str]  # the keys this batch applies anew (not replays, not refusals)
+
+    def totals_after(self) -> dict[UUID, AccountState]:
+        """The touched accounts as they will be once this batch commits."""
+        return {account_id: self.applier.accounts[account_id] for account_id in self.applier.touched}
+
+
+@dataclass(slots=True)
+class _InFlight:
+    entries: list[_Entry]
+    applied: _Applied
+    write: "asyncio.Task[None]"
 
 
 class LedgerWriter:
@@ -46,17 +83,22 @@ class LedgerWriter:
         batch_max: int = 1000,
         unavailable_after: float = 20.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        optimistic: bool = True,
     ) -> None:
         self._db = db
         self._batch_max = batch_max
         self._unavailable_after = unavailable_after
         self._clock = clock
-        self._queue: deque[tuple[Command, asyncio.Future[Outcome]]] = deque()
+        self._optimistic = optimistic
+        self._queue: deque[_Entry] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._locked_batches_left = 0
         self.batches = 0
         self.commands = 0
+        self.locked_batches = 0  # batches applied on the locked path (after a failure, or while racing)
+        self.optimistic_failures = 0  # optimistic batches that were not written (and went the locked path)
 
     async def start(self) -> None:
         self._stopping = False
@@ -78,31 +120,103 @@ class LedgerWriter:
         self._wakeup.set()
         return await future
 
+    # -- the pipeline ---------------------------------------------------------------------------------------------
+
     async def _run(self) -> None:
+        in_flight: _InFlight | None = None
         while True:
             if not self._queue:
+                if in_flight is not None:
+                    # New commands are read and applied while the write runs; the write's end answers its callers.
+                    self._wakeup.clear()
+                    woken = asyncio.ensure_future(self._wakeup.wait())
+                    await asyncio.wait((woken, in_flight.write), return_when=asyncio.FIRST_COMPLETED)
+                    woken.cancel()
+                    if not self._queue:
+                        await self._settle(in_flight)
+                        in_flight = None
+                    continue
                 if self._stopping:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             size = min(len(self._queue), self._batch_max)
-            batch = [self._queue.popleft() for _ in range(size)]
-            outcomes = await self._apply_isolating_failures([command for command, _ in batch])
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
-            self.batches += 1
-            self.commands += len(batch)
+            if in_flight is None and self._optimistic and not self._locked_batches_left:
+                # Nothing is being written: take half, so the other half is applied while this half is written.
+                # Otherwise a closed loop of callers would arrive, and be answered, as one batch forever.
+                size = (size + 1) // 2
+            entries = [self._queue.popleft() for _ in range(size)]
+            commands = [command for command, _ in entries]
+            applied: _Applied | None = None
+            if self._optimistic and self._locked_batches_left == 0:
+                overlay = in_flight.applied.totals_after() if in_flight is not None else {}
+                try:
+                    applied = await self._apply_optimistically(commands, overlay)
+                except Exception as failure:  # the locked path below retries, waits for the database, isolates
+                    logger.debug("optimistic read of a ledger batch failed (%r); taking the locked path", failure)
+            elif self._locked_batches_left:
+                self._locked_batches_left -= 1
+            if in_flight is not None:
+                if not await self._settle(in_flight):
+                    applied = None  # it was applied on top of totals that were never written
+                in_flight = None
+            if applied is None:
+                self.locked_batches += 1
+                self._deliver(entries, await self._apply_isolating_failures(commands))
+                continue
+            in_flight = _InFlight(entries, applied, asyncio.create_task(self._write(applied)))
 
-    async def _apply_isolating_failures(self, commands: list[Command]) -> list[Outcome]:
+    async def _settle(self, in_flight: _InFlight) -> bool:
+        """Wait for an optimistic batch's write; answer its callers. False if it was not written as applied."""
+        try:
+            await in_flight.write
+        except Exception as failure:
+            self.optimistic_failures += 1
+            if isinstance(failure, _RACES):
+                self._locked_batches_left = LOCKED_BATCHES_AFTER_RACE
+                logger.info("optimistic ledger batch raced another writer (%s); applying it under locks", failure)
+            else:
+                logger.warning("optimistic ledger batch failed (%r); applying it under locks", failure)
+            # The statement may have committed if the connection dropped around it: those keys are our own.
+            maybe_committed = in_flight.applied.applied_keys if isinstance(failure, _CONNECTION_FAULTS) else set()
+            commands = [command for command, _ in in_flight.entries]
+            self.locked_batches += 1
+            self._deliver(in_flight.entries, await self._apply_isolating_failures(commands, maybe_committed))
+            return False
+        self._deliver(in_flight.entries, in_flight.applied.outcomes)
+        return True
+
+    def _deliver(self, entries: list[_Entry], outcomes: list[Outcome]) -> None:
+        for (_, future), outcome in zip(entries, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
+        self.batches += 1
+        self.commands += len(entries)
+
+    async def _apply_optimistically(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> _Applied:
+        """Read without locks (accounts in `overlay` come from the batch in flight) and apply in memory."""
+        async with self._db.connection() as connection:
+            return await self._load_and_apply(connection, commands, overlay, lock=False)
+
+    async def _write(self, applied: _Applied) -> None:
+        if not applied.applier.new_requests:  # only replays and refusals: nothing to write
+            return
+        async with self._db.connection() as connection:  # one statement outside a transaction: its own transaction
+            await repository.write_batch(connection, applied.applier, applied.now, applied.started_from)
+
+    # -- the locked path ------------------------------------------------------------------------------------------
+
+    async def _apply_isolating_failures(
+        self, commands: list[Command], maybe_committed: Collection[str] = ()
+    ) -> list[Outcome]:
         """Apply a batch; if it fails for a reason other than the database being away, apply each command alone.
 
         One command that the database rejects unexpectedly (a bug, or input validation missed) must never fail the
         other callers' commands that happened to share its batch. The writer itself never dies.
         """
         try:
-            return await self._apply_with_retries(commands)
+            return await self._apply_with_retries(commands, maybe_committed)
         except ServiceUnavailable as unavailable:  # one exception object per caller: each raises its own
             return [Outcome(error=ServiceUnavailable(unavailable.detail)) for _ in commands]
         except Exception:
@@ -112,20 +226,22 @@ class LedgerWriter:
             logger.warning("ledger batch of %d failed; applying its commands one by one", len(commands))
         outcomes = []
         for command in commands:
-            outcomes.extend(await self._apply_isolating_failures([command]))
+            outcomes.extend(await self._apply_isolating_failures([command], maybe_committed))
         return outcomes
 
-    async def _apply_with_retries(self, commands: list[Command]) -> list[Outcome]:
+    async def _apply_with_retries(
+        self, commands: list[Command], maybe_committed: Collection[str] = ()
+    ) -> list[Outcome]:
         deadline = time.monotonic() + self._unavailable_after
         delay = 0.05
         races = 0
         # Keys this writer applied in an attempt whose outcome it never learned (the connection dropped around
         # COMMIT). If the next attempt finds them stored, that is our own commit, not a client's replay.
-        maybe_committed: set[str] = set()
+        ours: set[str] = set(maybe_committed)
         while True:
             attempt: set[str] = set()
             try:
-                outcomes = await self._apply(commands, attempt)
+                outcomes = await self._apply_locked(commands, attempt)
             except _RACES as race:
                 # Another process wrote the same key, hold resolution or reversal first; a fresh read turns the
                 # command into a replay or a clean refusal. A race that repeats is no race: isolate the batch.
@@ -136,7 +252,7 @@ class LedgerWriter:
                 await asyncio.sleep(random.uniform(0, 0.002 * races))
                 continue
             except _CONNECTION_FAULTS as fault:
-                maybe_committed |= attempt
+                ours |= attempt
                 if time.monotonic() >= deadline:
                     raise ServiceUnavailable(
                         "the wallet database is unavailable; retry with the same idempotency key"
@@ -145,15 +261,27 @@ class LedgerWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            if maybe_committed:
+            if ours:
                 outcomes = [
-                    Outcome(result=outcome.result) if outcome.replayed and command.key in maybe_committed else outcome
+                    Outcome(result=outcome.result) if outcome.replayed and command.key in ours else outcome
                     for command, outcome in zip(commands, outcomes, strict=True)
                 ]
             return outcomes
 
-    async def _apply(self, commands: list[Command], applied_keys: set[str]) -> list[Outcome]:
-        """One attempt at a batch; `applied_keys` receives the keys it applied anew, before it writes them."""
+    async def _apply_locked(self, commands: list[Command], applied_keys: set[str]) -> list[Outcome]:
+        """One attempt at a batch under row locks; `applied_keys` receives the keys it applies anew, before writing."""
+        async with self._db.transaction() as connection:
+            applied = await self._load_and_apply(connection, commands, {}, lock=True)
+            applied_keys.update(applied.applied_keys)
+            await repository.write_batch(connection, applied.applier, applied.now, applied.started_from)
+        return applied.outcomes
+
+    # -- shared ---------------------------------------------------------------------------------------------------
+
+    async def _load_and_apply(
+        self, connection: Any, commands: list[Command], overlay: Mapping[UUID, AccountState], *, lock: bool
+    ) -> _Applied:
+        """Read what the commands need (idempotency records, named transfers, accounts), then apply them in order."""
         keys: set[str] = set()
         target_keys: set[str] = set()
         transfer_ids: set[UUID] = set()
@@ -166,31 +294,53 @@ class LedgerWriter:
             if command.target_id is not None:
                 transfer_ids.add(command.target_id)
         now = self._clock()
-        async with self._db.transaction() as connection:
-            requests = await repository.load_requests(connection, list(keys | target_keys))
-            for target_key in target_keys:  # a reversal by key: the stored result names the original transfers
-                stored = requests.get(target_key)
-                if stored is not None:
-                    transfer_ids.update(transfer_ids_of_result(stored.result))
-            transfers, by_key = await repository.load_transfers(connection, list(transfer_ids))
-            account_ids = set()
-            for command in commands:
-                for leg in command.legs:
-                    account_ids.add(leg.debit)
-                    account_ids.add(leg.credit)
-            for known in transfers.values():
-                account_ids.add(known.row["debit_account_id"])
-                account_ids.add(known.row["credit_account_id"])
+        requests = await repository.load_requests(connection, list(keys | target_keys))
+        for target_key in target_keys:  # a reversal by key: the stored result names the original transfers
+            stored = requests.get(target_key)
+            if stored is not None:
+                transfer_ids.update(transfer_ids_of_result(stored.result))
+        transfers, by_key = await repository.load_transfers(connection, list(transfer_ids))
+        account_ids: set[UUID] = set()
+        for command in commands:
+            for leg in command.legs:
+                account_ids.add(leg.debit)
+                account_ids.add(leg.credit)
+        for known in transfers.values():
+            account_ids.add(known.row["debit_account_id"])
+            account_ids.add(known.row["credit_account_id"])
+        if lock:
             accounts = await repository.lock_accounts(connection, account_ids)
-            applier = BatchApplier(now, accounts, requests, transfers, by_key)
-            outcomes = [applier.apply(command) for command in commands]
-            applied_keys.update(
-                command.key
-                for command, outcome in zip(commands, outcomes, strict=True)
-                if outcome.error is None and not outcome.replayed
-            )
-            await repository.write_batch(connection, applier, now)
-        return outcomes
+        else:
+            accounts = {account_id: _copy(overlay[account_id]) for account_id in account_ids if account_id in overlay}
+            accounts.update(await repository.read_accounts(connection, [i for i in account_ids if i not in overlay]))
+        started_from = {account_id: account.counters() for account_id, account in accounts.items()}
+        applier = BatchApplier(now, accounts, requests, transfers, by_key)
+        outcomes = [applier.apply(command) for command in commands]
+        applied_keys = {
+            command.key
+            for command, outcome in zip(commands, outcomes, strict=True)
+            if outcome.error is None and not outcome.replayed
+        }
+        return _Applied(now, applier, outcomes, started_from, applied_keys)
 
     def stats(self) -> dict[str, Any]:
-        return {"batches": self.batches, "commands": self.commands, "queued": len(self._queue)}
+        return {
+            "batches": self.batches,
+            "commands": self.commands,
+            "queued": len(self._queue),
+            "locked_batches": self.locked_batches,
+            "optimistic_failures": self.optimistic_failures,
+        }
+
+
+def _copy(account: AccountState) -> AccountState:
+    return AccountState(
+        account.id,
+        account.brand_id,
+        account.currency,
+        account.allow_negative,
+        account.debits_posted,
+        account.credits_posted,
+        account.debits_pending,
+        account.credits_pending,
+    )

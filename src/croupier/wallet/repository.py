@@ -1,6 +1,6 @@
 """SQL of the wallet schema, and nothing else. Every function receives a connection the caller's transaction owns."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -58,18 +58,26 @@ async def load_transfers(
     return transfers, by_key
 
 
+_ACCOUNT_STATE = """SELECT id, brand_id, currency, allow_negative, debits_posted, credits_posted, debits_pending,
+                  credits_pending
+           FROM wallet.accounts WHERE id = ANY($1::uuid[])"""
+
+
 async def lock_accounts(connection: Any, ids: Iterable[UUID]) -> dict[UUID, AccountState]:
     """Lock the accounts in id order (a stable order, so concurrent batches cannot deadlock)."""
     wanted = list(ids)
     if not wanted:
         return {}
-    rows = await connection.fetch(
-        """SELECT id, brand_id, currency, allow_negative, debits_posted, credits_posted, debits_pending,
-                  credits_pending
-           FROM wallet.accounts WHERE id = ANY($1::uuid[])
-           ORDER BY id FOR UPDATE""",
-        wanted,
-    )
+    rows = await connection.fetch(_ACCOUNT_STATE + " ORDER BY id FOR UPDATE", wanted)
+    return {row["id"]: AccountState(*row) for row in rows}
+
+
+async def read_accounts(connection: Any, ids: Iterable[UUID]) -> dict[UUID, AccountState]:
+    """The accounts' totals as last committed, without locking them (the write's compare-and-swap guards them)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = await connection.fetch(_ACCOUNT_STATE, wanted)
     return {row["id"]: AccountState(*row) for row in rows}
 
 
@@ -87,10 +95,14 @@ WITH new_requests AS (
         brand_id text, debit_account_id uuid, credit_account_id uuid, amount int8, currency text, hold_id uuid,
         reverses_id uuid, expires_at timestamptz, metadata jsonb)
 ), balances AS (
+    -- Compare and swap: an account is written only if its four totals are still the ones the batch started from.
     UPDATE wallet.accounts a
     SET debits_posted = b.dp, credits_posted = b.cp, debits_pending = b.dq, credits_pending = b.cq
-    FROM json_to_recordset($3::json) AS b(id uuid, dp int8, cp int8, dq int8, cq int8)
-    WHERE a.id = b.id
+    FROM json_to_recordset($3::json) AS b(id uuid, dp int8, cp int8, dq int8, cq int8,
+        odp int8, ocp int8, odq int8, ocq int8)
+    WHERE a.id = b.id AND a.debits_posted = b.odp AND a.credits_posted = b.ocp
+        AND a.debits_pending = b.odq AND a.credits_pending = b.ocq
+    RETURNING a.id
 ), new_expiries AS (
     INSERT INTO wallet.hold_expiries (hold_id, expires_at)
     SELECT e.hold_id, e.expires_at FROM json_to_recordset($4::json) AS e(hold_id uuid, expires_at timestamptz)
@@ -101,12 +113,18 @@ WITH new_requests AS (
     SELECT e.id, e.type, 1, $7, e.brand_id, e.trace_id, e.payload
     FROM json_to_recordset($6::json) AS e(id uuid, type text, brand_id text, trace_id text, payload json)
 )
-SELECT 1
+SELECT wallet.expect_accounts_updated((SELECT count(*) FROM balances), $8)
 """
 
 
-async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> None:
+async def write_batch(
+    connection: Any, applier: BatchApplier, now: datetime, started_from: Mapping[UUID, tuple[int, int, int, int]]
+) -> None:
     """Write everything one batch produced in one statement: requests, transfers, balances, expiries, events.
+
+    `started_from` holds each account's totals as the batch read them. Every touched account is written only if its
+    totals are still those; otherwise the statement fails with serialization_failure and writes nothing. Run outside
+    a transaction, the statement is its own transaction: all of the batch or none of it.
 
     Each table's rows travel as one JSON array that PostgreSQL unpacks with json_to_recordset: serialising them with
     orjson costs the writer far less than encoding a dozen typed array parameters element by element.
@@ -117,10 +135,23 @@ async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> 
         {"key": key, "kind": kind, "hash": digest.hex(), "result": result}
         for key, kind, digest, result in applier.new_requests
     ]
-    balances = [
-        {"id": a.id, "dp": a.debits_posted, "cp": a.credits_posted, "dq": a.debits_pending, "cq": a.credits_pending}
-        for a in (applier.accounts[account_id] for account_id in applier.touched)
-    ]
+    balances = []
+    for account_id in sorted(applier.touched):
+        account = applier.accounts[account_id]
+        odp, ocp, odq, ocq = started_from[account_id]
+        balances.append(
+            {
+                "id": account_id,
+                "dp": account.debits_posted,
+                "cp": account.credits_posted,
+                "dq": account.debits_pending,
+                "cq": account.credits_pending,
+                "odp": odp,
+                "ocp": ocp,
+                "odq": odq,
+                "ocq": ocq,
+            }
+        )
     expiries = [{"hold_id": hold_id, "expires_at": expires_at} for hold_id, expires_at in applier.new_expiries]
     events = [
         {
@@ -142,6 +173,7 @@ async def write_batch(connection: Any, applier: BatchApplier, now: datetime) -> 
         applier.resolved_holds,
         events,
         now,
+        len(balances),
     )
 
 

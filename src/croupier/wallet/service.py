@@ -37,13 +37,14 @@ class WalletService:
         currencies: CurrencyRegistry,
         *,
         batch_max: int = 1000,
+        optimistic_writer: bool = True,
         hold_sweep_seconds: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
         self.currencies = currencies
         self.clock = clock
-        self.writer = LedgerWriter(db, batch_max=batch_max, clock=clock)
+        self.writer = LedgerWriter(db, batch_max=batch_max, clock=clock, optimistic=optimistic_writer)
         self._hold_sweep_seconds = hold_sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -1,0 +1,323 @@
+"""The pipelined, optimistic ledger writer (ADR 0005): its guard, its failures, and two writers on one database.
+
+The writer reads accounts without locks, applies batch k+1 on top of batch k while k is being written, and writes
+each touched account only if its totals are still the ones it read. These tests make exactly the things happen that
+the design must survive: another writer changing an account between read and write, a batch failing after the next
+one was applied on top of it, and two writers competing for the same accounts.
+"""
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from croupier.bootstrap import Platform
+from croupier.kit.db import Database, DatabaseUnavailable
+from croupier.wallet import repository
+from croupier.wallet.client import (
+    AccountOut,
+    CreateHoldRequest,
+    CreateTransferRequest,
+    IdempotencyConflict,
+    InProcessWalletClient,
+    InsufficientFunds,
+    OpenAccountRequest,
+    PostHoldRequest,
+    ReverseTransferRequest,
+    WalletClient,
+)
+from croupier.wallet.service import WalletService
+from croupier.wallet.verify import verify_ledger
+from tests.wallet.conftest import BRAND, key
+
+
+@pytest.fixture
+async def client(platform: Platform) -> WalletClient:
+    return platform.wallet_client
+
+
+@pytest.fixture
+async def bankroll(client: WalletClient) -> AccountOut:
+    return await client.open_account(
+        OpenAccountRequest(
+            brand_id=BRAND, owner_type="house", owner_id="house", kind="bankroll", currency="EUR", allow_negative=True
+        )
+    )
+
+
+@pytest.fixture
+async def second_writer(platform: Platform, database_url: str) -> AsyncIterator[WalletService]:
+    """Another wallet service on the same database, with its own pool: what a second wallet process is."""
+    db = Database(database_url, min_size=1, max_size=4)
+    await db.connect()
+    service = WalletService(db, platform.currencies, optimistic_writer=False)
+    await service.start()
+    yield service
+    await service.stop()
+    await db.close()
+
+
+def bet(player: UUID, house: UUID, amount: int, idempotency_key: str | None = None) -> CreateTransferRequest:
+    return CreateTransferRequest(
+        idempotency_key=idempotency_key or key("bet"),
+        debit_account_id=player,
+        credit_account_id=house,
+        amount=amount,
+        currency="EUR",
+        type="bet",
+    )
+
+
+def deposit(house: UUID, player: UUID, amount: int) -> CreateTransferRequest:
+    return CreateTransferRequest(
+        idempotency_key=key("deposit"),
+        debit_account_id=house,
+        credit_account_id=player,
+        amount=amount,
+        currency="EUR",
+        type="deposit",
+    )
+
+
+async def open_funded(client: WalletClient, house: AccountOut, balance: int) -> AccountOut:
+    player = await client.open_account(
+        OpenAccountRequest(brand_id=BRAND, owner_type="player", owner_id=key("player"), kind="cash", currency="EUR")
+    )
+    if balance:
+        await client.transfer(deposit(house.id, player.id, balance))
+    return player
+
+
+def once(action: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    done = False
+
+    async def run() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            await action()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("foreign_amount", "foreign_direction", "bet_applies", "final_balance"),
+    [
+        (50, "debit", False, 50),  # the other writer spent 50 of the 100: a bet of 80 is refused after all
+        (10, "credit", True, 30),  # the other writer added 10: the bet of 80 applies, on the true balance of 110
+    ],
+)
+async def test_account_changed_between_read_and_write_fails_the_guard_and_applies_on_fresh_totals(
+    platform: Platform,
+    client: WalletClient,
+    bankroll: AccountOut,
+    second_writer: WalletService,
+    monkeypatch: pytest.MonkeyPatch,
+    foreign_amount: int,
+    foreign_direction: str,
+    bet_applies: bool,
+    final_balance: int,
+) -> None:
+    player = await open_funded(client, bankroll, 100)
+    foreign = InProcessWalletClient(second_writer)
+    foreign_request = (
+        bet(player.id, bankroll.id, foreign_amount)
+        if foreign_direction == "debit"
+        else deposit(bankroll.id, player.id, foreign_amount)
+    )
+    interfere = once(lambda: foreign.transfer(foreign_request))  # type: ignore[arg-type,return-value]
+    real_read = repository.read_accounts
+
+    async def read_then_let_the_other_writer_commit(connection: Any, ids: Any) -> Any:
+        accounts = await real_read(connection, ids)
+        if player.id in accounts:
+            await interfere()  # commits after our read, before our write
+        return accounts
+
+    monkeypatch.setattr(repository, "read_accounts", read_then_let_the_other_writer_commit)
+    assert platform.wallet is not None
+    failures_before = platform.wallet.writer.optimistic_failures
+
+    if bet_applies:
+        result = await client.transfer(bet(player.id, bankroll.id, 80))
+        assert result.debit_balance.posted == final_balance  # the snapshot counts the other writer's transfer
+    else:
+        with pytest.raises(InsufficientFunds):
+            await client.transfer(bet(player.id, bankroll.id, 80))
+
+    assert platform.wallet.writer.optimistic_failures == failures_before + 1  # the guard did fire
+    assert (await client.get_balance(player.id)).posted == final_balance
+    report = await verify_ledger(platform.db)
+    assert report.clean, report
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        # k fails and is applied again with the same outcome: 60 and 30 apply, 20 is refused (10 left).
+        ("race", {"a60": 40, "b30": 10, "c20": None}),
+        ("connection", {"a60": 40, "b30": 10, "c20": None}),
+        # Another writer spends 50 before k is written, so k's guard really fails. Applied again, 60 is refused and
+        # 30 leaves 20, so 20 now applies. Had k+1 kept its result from k's discarded totals, 20 would be refused.
+        ("foreign-spend", {"a60": None, "b30": 20, "c20": 0}),
+    ],
+)
+async def test_batch_that_fails_after_the_next_was_applied_on_it_leaves_both_applied_once(
+    platform: Platform,
+    client: WalletClient,
+    bankroll: AccountOut,
+    second_writer: WalletService,
+    monkeypatch: pytest.MonkeyPatch,
+    db: asyncpg.Connection,
+    fault: str,
+    expected: dict[str, int | None],
+) -> None:
+    player = await open_funded(client, bankroll, 100)
+    assert platform.wallet is not None
+    writer = platform.wallet.writer
+    keys = {name: key(name) for name in ("a60", "b30", "c20")}
+    read_keys: set[str] = set()
+    real_load = repository.load_requests
+
+    async def recording_load(connection: Any, wanted: Any) -> Any:
+        read_keys.update(wanted)
+        return await real_load(connection, wanted)
+
+    real_write = repository.write_batch
+    failed = False
+
+    async def write_failing_once_after_the_next_batch_was_read(connection: Any, *args: Any) -> None:
+        nonlocal failed
+        if not failed and not connection.is_in_transaction():
+            failed = True
+            for _ in range(500):  # wait until the writer has read (and so applied) the next batch
+                if keys["c20"] in read_keys:
+                    break
+                await asyncio.sleep(0.002)
+            assert keys["c20"] in read_keys, "the next batch was never prepared while this one was in flight"
+            if fault == "race":
+                raise asyncpg.SerializationError("simulated: account totals changed since the batch read them")
+            if fault == "connection":
+                raise DatabaseUnavailable("simulated: the connection dropped before the write reached the server")
+            await InProcessWalletClient(second_writer).transfer(bet(player.id, bankroll.id, 50))
+        await real_write(connection, *args)  # for "foreign-spend": the real guard fails
+
+    monkeypatch.setattr(repository, "load_requests", recording_load)
+    monkeypatch.setattr(repository, "write_batch", write_failing_once_after_the_next_batch_was_read)
+    failures_before = writer.optimistic_failures
+
+    # Submitted together while the writer is idle: the first two form batch k, the third batch k+1, which is
+    # applied on top of k's totals (40, then 10 available) while k is being written, and is refused there.
+    results = await asyncio.gather(
+        client.transfer(bet(player.id, bankroll.id, 60, keys["a60"])),
+        client.transfer(bet(player.id, bankroll.id, 30, keys["b30"])),
+        client.transfer(bet(player.id, bankroll.id, 20, keys["c20"])),
+        return_exceptions=True,
+    )
+
+    assert failed
+    assert writer.optimistic_failures == failures_before + 1
+    stored = await db.fetch("SELECT request_key, count(*) AS n FROM wallet.transfers GROUP BY request_key")
+    counts = {row["request_key"]: row["n"] for row in stored}
+    for (name, available), result in zip(expected.items(), results, strict=True):
+        if available is None:
+            assert isinstance(result, InsufficientFunds), name
+            assert keys[name] not in counts
+        else:
+            assert not isinstance(result, BaseException), (name, result)
+            assert result.debit_balance.available == available, name
+            assert counts.get(keys[name]) == 1, name
+    assert (await client.get_balance(player.id)).posted == min(v for v in expected.values() if v is not None)
+    report = await verify_ledger(platform.db)
+    assert report.clean, report
+
+
+async def test_two_writers_on_the_same_accounts_conserve_money_and_never_overdraw(
+    platform: Platform, client: WalletClient, bankroll: AccountOut, database_url: str
+) -> None:
+    """Two optimistic writers (two wallet processes) run overlapping bets, wins, holds and reversals."""
+    db = Database(database_url, min_size=1, max_size=4)
+    await db.connect()
+    other = WalletService(db, platform.currencies, batch_max=8)  # small batches: many interleavings
+    await other.start()
+    try:
+        clients: list[WalletClient] = [client, InProcessWalletClient(other)]
+        players = [await open_funded(client, bankroll, 1_000) for _ in range(6)]
+        rng = random.Random(20261122)
+        applied: list[tuple[str, UUID, int]] = []  # (kind, player, amount) of every acknowledged money movement
+
+        async def actor(seed: int) -> None:
+            local = random.Random(seed)
+            for _ in range(40):
+                wallet = local.choice(clients)
+                player = local.choice(players)
+                amount = local.randint(1, 400)
+                try:
+                    roll = local.random()
+                    if roll < 0.5:
+                        await wallet.transfer(bet(player.id, bankroll.id, amount))
+                        applied.append(("bet", player.id, amount))
+                    elif roll < 0.7:
+                        await wallet.transfer(deposit(bankroll.id, player.id, amount))
+                        applied.append(("win", player.id, amount))
+                    elif roll < 0.85:
+                        hold = await wallet.create_hold(
+                            CreateHoldRequest(
+                                idempotency_key=key("hold"),
+                                debit_account_id=player.id,
+                                credit_account_id=bankroll.id,
+                                amount=amount,
+                                currency="EUR",
+                                type="withdrawal",
+                            )
+                        )
+                        posted = local.randint(1, amount)
+                        await local.choice(clients).post_hold(
+                            hold.transfer.id, PostHoldRequest(idempotency_key=key("post"), amount=posted)
+                        )
+                        applied.append(("bet", player.id, posted))
+                    else:
+                        original = key("bet")
+                        await wallet.transfer(bet(player.id, bankroll.id, amount, original))
+                        await local.choice(clients).reverse(
+                            ReverseTransferRequest(
+                                idempotency_key=key("reversal"), original_idempotency_key=original, type="rollback"
+                            )
+                        )
+                except InsufficientFunds:
+                    pass
+
+        await asyncio.gather(*(actor(rng.randrange(1 << 30)) for _ in range(12)))
+
+        for player in players:
+            expected = 1_000
+            for kind, player_id, amount in applied:
+                if player_id == player.id:
+                    expected += amount if kind == "win" else -amount
+            balance = await client.get_balance(player.id)
+            assert balance.posted == expected
+            assert balance.available == expected >= 0
+        report = await verify_ledger(platform.db)
+        assert report.clean, report
+        assert platform.wallet is not None
+        # Both writers really did compete: at least one guard or key race sent a batch down the locked path.
+        assert platform.wallet.writer.locked_batches + other.writer.locked_batches > 0
+    finally:
+        await other.stop()
+        await db.close()
+
+
+async def test_replay_through_the_other_writer_returns_the_original_result(
+    platform: Platform, client: WalletClient, bankroll: AccountOut, second_writer: WalletService
+) -> None:
+    player = await open_funded(client, bankroll, 500)
+    request = bet(player.id, bankroll.id, 120)
+    first = await client.transfer(request)
+    again = await InProcessWalletClient(second_writer).transfer(request)
+    assert again == first
+    with pytest.raises(IdempotencyConflict):  # same key, different content
+        await InProcessWalletClient(second_writer).transfer(bet(player.id, bankroll.id, 121, request.idempotency_key))
