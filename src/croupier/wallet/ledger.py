@@ -6,14 +6,14 @@ platform would run at the speed of one row lock. Here a single writer task takes
 UPDATE per touched account. Callers are answered only after the commit. While one batch commits, the next one fills
 up, so batches grow with the load (docs/adr/0002-batched-ledger-writer.md).
 
-Pipelined, optimistic (docs/adr/0005-pipelined-ledger-writer.md): batch k+1 is read and applied in Python while batch
-k's write statement runs. Accounts are read without locks; an account batch k touches is taken from batch k's result
-instead of the database. The write statement is its own transaction and updates an account only if its totals are
-still the ones the batch started from (compare and swap); if any differs, nothing of the batch is written. If batch k
-fails, batch k+1 (applied on top of it) is discarded before it is written. Every failed optimistic batch is applied
-again on the locked path: BEGIN, the accounts locked in id order (FOR UPDATE), the rules, the same write, COMMIT.
-After a race the writer stays on the locked path for a while, so writers that compete for the same accounts in
-several processes do not keep failing each other's guards.
+Pipelined and optimistic (docs/adr/0005-pipelined-optimistic-ledger-writer.md): batch k+1 is read and applied in
+Python while batch k's write statement runs. Accounts are read without locks; an account batch k touches is taken from
+batch k's result instead of the database. The write statement is its own transaction and updates an account only if
+its totals are still the ones the batch started from (compare and swap); if any differs, nothing of the batch is
+written. If batch k fails, batch k+1 (applied on top of it) is discarded before it is written. Every failed optimistic
+batch is applied again on the locked path: BEGIN, the accounts locked in id order (FOR UPDATE), the rules, the same
+write, COMMIT. After a race the writer stays on the locked path for a while, so writers that compete for the same
+accounts in several processes do not keep failing each other's guards.
 
 Faults: a unique-key race with another process (two writers, same idempotency key or hold) or a deadlock rolls the
 batch back and applies it again from fresh reads. A lost database connection (PostgreSQL restarting) is retried for a

@@ -1,4 +1,4 @@
--- The guard of the optimistic ledger writer (docs/adr/0005-pipelined-ledger-writer.md).
+-- The guard of the optimistic ledger writer (docs/adr/0005-pipelined-optimistic-ledger-writer.md).
 --
 -- The writer applies a batch to account totals it read without locking them, then writes every touched account with
 -- a compare-and-swap UPDATE (only if all four totals are still the ones it read). The write statement passes the
