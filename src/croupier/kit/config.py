@@ -5,7 +5,7 @@ Every setting is documented in docs/configuration.md; keep the two in step.
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,5 +38,19 @@ class Settings(BaseSettings):
     )
     wallet_hold_sweep_seconds: float = Field(
         default=1.0, gt=0, description="How often expired holds are looked for and voided."
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs access tokens (HS256), at least 32 characters; every process of one deployment needs the "
+            "same. Unset: a random key is created in data_dir/auth-secret (mode 0600) and reused."
+        ),
+        min_length=32,
+    )
+    access_token_minutes: int = Field(default=10, ge=1, le=15, description="Lifetime of an access token, minutes.")
+    refresh_token_days: int = Field(default=30, ge=1, le=365, description="Lifetime of a refresh token family, days.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) of reverse proxies whose X-Forwarded-For header is believed. Empty: none.",
     )
     log_level: str = Field(default="info", description="Log level of the platform's loggers.")
