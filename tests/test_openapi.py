@@ -38,6 +38,7 @@ WALLET_PATHS: dict[str, set[str]] = {
     "/v1/wallet/holds/{hold_id}/post": {"post"},
     "/v1/wallet/holds/{hold_id}/void": {"post"},
     "/v1/wallet/currencies": {"get"},
+    "/v1/wallet/events": {"get"},
 }
 
 #: The money-moving commands (201 applied now, 200 idempotent replay) and the schemas of their bodies and results.

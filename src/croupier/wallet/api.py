@@ -228,6 +228,28 @@ async def _void(state: Any, body: schemas.VoidHoldRequest, params: dict[str, UUI
     return _command_result(*await state.wallet.void_hold(params["hold_id"], body))
 
 
+# -- the event feed -------------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/events",
+    response_model=schemas.EventPage,
+    summary="Read the wallet's events in order (a feed for consumers such as compliance)",
+    description=(
+        "Events of finished transactions only, ordered so that none can ever appear behind a cursor already "
+        "returned. Pass `next_cursor` as `after` to read on; at the end of the feed the same cursor comes back."
+    ),
+    responses=_ERRORS,
+)
+async def read_events(
+    request: Request,
+    after: Annotated[str | None, Query(max_length=80, description="`next_cursor` of the previous page")] = None,
+    limit: Limit = 100,
+) -> Response:
+    wallet = _wallet(request)
+    return json_response(await wallet.read_events(after=after, limit=limit))
+
+
 # -- reference data -------------------------------------------------------------------------------------------------
 
 

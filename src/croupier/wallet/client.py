@@ -49,6 +49,7 @@ from croupier.wallet.schemas import (
     CreateBatchRequest,
     CreateHoldRequest,
     CreateTransferRequest,
+    EventPage,
     HoldOut,
     OpenAccountRequest,
     PostHoldRequest,
@@ -164,6 +165,10 @@ class WalletClient(Protocol):
         """A hold with its status (open, posted, voided, expired) and resolution."""
         ...
 
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> EventPage:
+        """The wallet's events after cursor `after` (None: from the start), in an order that never skips one."""
+        ...
+
     async def list_transfers(
         self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
     ) -> TransferPage:
@@ -231,6 +236,9 @@ class InProcessWalletClient:
 
     async def get_hold(self, hold_id: UUID) -> HoldOut:
         return HoldOut.model_validate(await self._service.get_hold(hold_id))
+
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> EventPage:
+        return EventPage.model_validate(await self._service.read_events(after=after, limit=limit))
 
     async def list_transfers(
         self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
@@ -337,6 +345,12 @@ class HttpWalletClient:
 
     async def get_hold(self, hold_id: UUID) -> HoldOut:
         return HoldOut.model_validate(await self._call("GET", f"/holds/{hold_id}"))
+
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> EventPage:
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        return EventPage.model_validate(await self._call("GET", "/events", params=params))
 
     async def list_transfers(
         self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100

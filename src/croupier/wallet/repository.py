@@ -311,3 +311,22 @@ async def list_transfers(
 
 async def write_account_events(connection: Any, events: Sequence[Event]) -> None:
     await write_events(connection, "wallet", events)
+
+
+# -- the event feed -------------------------------------------------------------------------------------------------
+
+
+async def read_events(connection: Any, after_txid: int, after_id: UUID, limit: int) -> list[asyncpg.Record]:
+    """Outbox rows after the cursor, of finished transactions only, in (transaction, id) order."""
+    rows: list[asyncpg.Record] = await connection.fetch(
+        """SELECT txid::text AS txid, id, type, version, occurred_at, brand_id, trace_id, payload
+           FROM wallet.outbox
+           WHERE (txid, id) > ($1::text::xid8, $2::uuid)
+             AND txid < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY txid, id
+           LIMIT $3""",
+        str(after_txid),
+        after_id,
+        limit,
+    )
+    return rows

@@ -264,6 +264,25 @@ class TransferPage(_Out):
     next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
 
 
+class EventOut(_Out):
+    """One outbox event (see croupier.wallet.events for the payload of each type)."""
+
+    id: UUID
+    type: str
+    version: int
+    occurred_at: datetime
+    brand_id: str | None
+    trace_id: str | None
+    payload: dict[str, Any]
+
+
+class EventPage(_Out):
+    items: list[EventOut]
+    next_cursor: str = Field(
+        description="Pass as `after` to read on. Always present: at the end of the feed it is the same cursor again."
+    )
+
+
 class AccountPage(_Out):
     items: list[AccountOut]
     next_cursor: str | None

@@ -250,6 +250,23 @@ class WalletService:
             status = {"hold_post": "posted", "hold_void": "voided", "hold_expiry": "expired"}[resolution["kind"]]
         return {"hold": dict(record), "status": status, "resolution": dict(resolution) if resolution else None}
 
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """The outbox as a feed, oldest first: events of finished transactions after the cursor, never skipping one.
+
+        An event appears only once every transaction that started before it has finished, so the feed trails the
+        newest commits by the age of the oldest running transaction (usually milliseconds).
+        """
+        limit = _page_size(limit)
+        txid, event_id = _decode_feed_cursor(after)
+        async with self.db.connection() as connection:
+            rows = await repository.read_events(connection, txid, event_id, limit)
+        items = [
+            {key: row[key] for key in ("id", "type", "version", "occurred_at", "brand_id", "trace_id", "payload")}
+            for row in rows
+        ]
+        next_cursor = f"{rows[-1]['txid']}:{rows[-1]['id']}" if rows else (after or f"0:{_NIL}")
+        return {"items": items, "next_cursor": next_cursor}
+
     async def list_transfers(
         self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
     ) -> dict[str, Any]:
@@ -262,6 +279,19 @@ class WalletService:
         items = [dict(row) for row in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return {"items": items, "next_cursor": next_cursor}
+
+
+_NIL = UUID(int=0)
+
+
+def _decode_feed_cursor(cursor: str | None) -> tuple[int, UUID]:
+    if not cursor:
+        return 0, _NIL
+    try:
+        txid, _, event_id = cursor.partition(":")
+        return int(txid), UUID(event_id)
+    except ValueError as error:
+        raise ValidationFailed("the feed cursor is not valid: pass next_cursor as it was returned") from error
 
 
 def _account_out(record: Any) -> dict[str, Any]:
