@@ -75,3 +75,45 @@ class ComplianceGate(Protocol):
         request knew: `ip` (the client address, already resolved through trusted proxies), `game`, `round_id`, ...
         """
         ...
+
+
+class InProcessComplianceGate:
+    """The gate in the same process: calls the compliance service directly (no HTTP, no JSON)."""
+
+    def __init__(self, service: "ComplianceGate") -> None:
+        self._service = service
+
+    async def check(
+        self,
+        player_id: str | None,
+        action: Action,
+        amount: int | None = None,
+        context: dict[str, Any] | None = None,
+        *,
+        registration: RegistrationFacts | None = None,
+    ) -> Verdict:
+        return await self._service.check(player_id, action, amount, context, registration=registration)
+
+
+async def require_allowed(
+    gate: ComplianceGate,
+    player_id: str,
+    action: Action,
+    amount: int | None = None,
+    context: dict[str, Any] | None = None,
+) -> Verdict:
+    """Ask the gate and raise ActionRefused (403, with reason and decision_id) unless it allows the action.
+
+    Every money-moving entry point (bets, deposits, withdrawals) calls this before touching the wallet.
+    """
+    from croupier.compliance.errors import ActionRefused
+
+    verdict = await gate.check(player_id, action, amount, context)
+    if not verdict.allowed:
+        raise ActionRefused(
+            f"{action} refused: {verdict.detail}",
+            reason=verdict.reason,
+            decision_id=str(verdict.decision_id),
+            **verdict.facts,
+        )
+    return verdict

@@ -1,0 +1,582 @@
+"""The compliance service: the gate (every verdict logged), limits with cooling-off, time-outs and self-exclusions,
+reality checks, and the decision log's queries.
+
+Caching (docs/adr/0006-compliance-gate-cache.md): a player's limits and exclusions are kept in memory, because the
+gate reads them on every bet. The cache can never allow what the database would deny:
+  - every change made through this service evicts the player before its transaction commits, and announces the
+    change with NOTIFY (delivered at commit) to the other processes, which evict it too;
+  - a process whose notification connection is down does not use its cache at all until it is back (and then starts
+    from an empty one);
+  - entries live at most `cache_seconds`, and time-dependent rules (a pending raise reaching its effective time, an
+    exclusion ending) are evaluated at decision time, never cached as a verdict.
+Activity sums are not cached: they are read after catching up with the wallet's event feed.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from croupier.compliance import repository, rules
+from croupier.compliance.activity import ActivityProjector, hour_of
+from croupier.compliance.client import ACTIONS, REASONS, Action, RegistrationFacts, Verdict
+from croupier.compliance.errors import ExclusionNotAllowed, LimitNotValid, PlayerUnknown
+from croupier.compliance.ports import (
+    CountryResolver,
+    ExclusionRegister,
+    NoExclusionRegister,
+    PlayerDirectory,
+    PlayerFacts,
+)
+from croupier.kit.clock import Clock, system_clock
+from croupier.kit.db import Database
+from croupier.kit.ids import uuid7
+from croupier.wallet.client import WalletClient
+
+logger = logging.getLogger(__name__)
+
+MONEY_ACTIONS = ("deposit", "bet", "withdraw")
+CHANNEL = "compliance_player_changed"
+
+
+@dataclass(slots=True)
+class _Cached:
+    limits: list[rules.Limit]
+    exclusions: list[rules.Exclusion]
+    loaded_at: float
+
+
+class ComplianceService:
+    def __init__(
+        self,
+        db: Database,
+        directory: PlayerDirectory,
+        wallet: WalletClient,
+        *,
+        clock: Clock = system_clock,
+        country_of: CountryResolver | None = None,
+        register: ExclusionRegister | None = None,
+        cache_seconds: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.clock = clock
+        self.country_of = country_of
+        self.register: ExclusionRegister = register or NoExclusionRegister()
+        self.activity = ActivityProjector(db, wallet, clock)
+        self._wallet = wallet
+        self._cache: dict[str, _Cached] = {}
+        self._cache_seconds = cache_seconds
+        self._cache_live = False  # True only while the notification listener is connected
+        self._listener: asyncpg.Connection[Any] | None = None
+
+    async def start(self) -> None:
+        await self._listen()
+
+    async def stop(self) -> None:
+        self._cache_live = False
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    # -- the gate -------------------------------------------------------------------------------------------------
+
+    async def check(
+        self,
+        player_id: str | None,
+        action: Action,
+        amount: int | None = None,
+        context: dict[str, Any] | None = None,
+        *,
+        registration: RegistrationFacts | None = None,
+    ) -> Verdict:
+        """Decide an action and log the verdict. Fails closed: if anything is unavailable, deny gate_unavailable."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        context = dict(context or {})
+        now = self.clock()
+        inputs: dict[str, Any] = {"context": context}
+        brand_id = registration.brand_id if registration else ""
+        try:
+            denial, brand_id = await self._decide(player_id, action, amount, context, registration, now, inputs)
+        except Exception as error:  # the gate cannot decide: never allow money to move on a guess
+            logger.exception("compliance gate could not decide %s for %s", action, player_id)
+            inputs["error"] = type(error).__name__
+            denial = rules.Denial("gate_unavailable", "availability", "the compliance gate could not decide")
+        verdict = Verdict(
+            allowed=denial is None,
+            reason="allowed" if denial is None else denial.reason,
+            decision_id=uuid7(),
+            rule="all" if denial is None else denial.rule,
+            rule_version=1 if denial is None else rules.RULE_VERSIONS[denial.rule],
+            detail=REASONS["allowed"] if denial is None else denial.detail,
+            facts={} if denial is None else denial.facts,
+        )
+        try:
+            async with self.db.connection() as connection:
+                await repository.insert_decision(
+                    connection,
+                    {
+                        "id": verdict.decision_id,
+                        "player_id": player_id,
+                        "brand_id": brand_id,
+                        "action": action,
+                        "amount": amount,
+                        "allowed": verdict.allowed,
+                        "reason": verdict.reason,
+                        "rule": verdict.rule,
+                        "rule_version": verdict.rule_version,
+                        "inputs": {**inputs, "facts": verdict.facts, "detail": verdict.detail},
+                        "decided_at": now,
+                    },
+                )
+        except Exception:
+            # A verdict that is not in the log did not happen: an allow becomes a deny.
+            logger.exception("compliance decision %s could not be logged", verdict.decision_id)
+            if verdict.allowed:
+                return Verdict(
+                    False,
+                    "gate_unavailable",
+                    verdict.decision_id,
+                    "availability",
+                    rules.RULE_VERSIONS["availability"],
+                    "the decision could not be recorded, so the action is refused",
+                )
+        return verdict
+
+    async def _decide(
+        self,
+        player_id: str | None,
+        action: Action,
+        amount: int | None,
+        context: dict[str, Any],
+        registration: RegistrationFacts | None,
+        now: datetime,
+        inputs: dict[str, Any],
+    ) -> tuple[rules.Denial | None, str]:
+        ip_country = self._ip_country(context.get("ip"))
+        inputs["ip_country"] = ip_country
+        if action == "register":
+            if registration is None:
+                raise ValueError("register needs the registration facts")
+            return await self._decide_registration(registration, ip_country, now, inputs), registration.brand_id
+        if player_id is None:
+            raise ValueError(f"{action} needs a player")
+        player = await self.directory.player(player_id)
+        if player is None:
+            return rules.Denial("player_not_found", "player_status", f"no player {player_id}"), ""
+        brand = await self.directory.brand(player.brand_id)
+        if brand is None:
+            raise LookupError(f"brand {player.brand_id} of player {player_id} not found")
+        inputs["player"] = {"kyc_status": player.kyc_status, "status": player.status, "country": player.country}
+        if player.status != "active":
+            return rules.Denial("player_blocked", "player_status", f"the player's account is {player.status}"), brand.id
+        cached = await self._player_rules(player_id)
+        if action == "login":
+            denial = rules.check_exclusion(cached.exclusions, now)
+            if denial is None:
+                denial = await self._external_register(player, brand.register_unreachable_policy_login, inputs)
+            return denial, brand.id
+        if action == "withdraw":  # exclusions and geo never stop a player taking their money out
+            return rules.check_kyc(
+                "withdraw",
+                player.kyc_status,
+                amount,
+                required_for_deposit=brand.kyc_required_for_deposit,
+                deposit_threshold=brand.kyc_deposit_threshold,
+                required_for_withdrawal=brand.kyc_required_for_withdrawal,
+            ), brand.id
+        # deposit and bet
+        if amount is None or amount <= 0:
+            raise ValueError(f"{action} needs a positive amount")
+        denial = (
+            rules.check_exclusion(cached.exclusions, now)
+            or rules.check_country(player.country, brand.allowed_countries, brand.denied_countries, source="declared")
+            or rules.check_country(ip_country, brand.allowed_countries, brand.denied_countries, source="ip")
+        )
+        if denial is None and action == "deposit":
+            denial = rules.check_kyc(
+                "deposit",
+                player.kyc_status,
+                amount,
+                required_for_deposit=brand.kyc_required_for_deposit,
+                deposit_threshold=brand.kyc_deposit_threshold,
+                required_for_withdrawal=brand.kyc_required_for_withdrawal,
+            )
+        if denial is not None:
+            return denial, brand.id
+        if action == "bet":
+            session_id = context.get("session_id")
+            started = await self.directory.session_started_at(str(session_id)) if session_id else None
+            denial = rules.check_session_time(cached.limits, started, now)
+            if denial is not None:
+                return denial, brand.id
+        if not any(limit.kind in ("deposit", "wager", "loss") for limit in cached.limits):
+            return None, brand.id
+        await self.activity.catch_up()
+        async with self.db.connection() as connection:
+            windows = await repository.activity_windows(connection, player_id, window_starts(now))
+        inputs["activity"] = {period: vars_of(activity) for period, activity in windows.items()}
+        inputs["limits"] = [vars_of(limit) for limit in cached.limits]
+        if action == "deposit":
+            return rules.check_money_limits("deposit", cached.limits, windows, amount, now), brand.id
+        denial = rules.check_money_limits("wager", cached.limits, windows, amount, now) or rules.check_money_limits(
+            "loss", cached.limits, windows, amount, now
+        )
+        return denial, brand.id
+
+    async def _decide_registration(
+        self, facts: RegistrationFacts, ip_country: str | None, now: datetime, inputs: dict[str, Any]
+    ) -> rules.Denial | None:
+        brand = await self.directory.brand(facts.brand_id)
+        if brand is None:
+            return rules.Denial("player_not_found", "player_status", f"no brand {facts.brand_id}")
+        inputs["registration"] = {
+            "country": facts.country,
+            "currency": facts.currency,
+            "date_of_birth": facts.date_of_birth.isoformat(),
+        }
+        denial = (
+            rules.check_age(facts.date_of_birth, now.date(), brand.min_age)
+            or rules.check_country(facts.country, brand.allowed_countries, brand.denied_countries, source="declared")
+            or rules.check_country(ip_country, brand.allowed_countries, brand.denied_countries, source="ip")
+        )
+        if denial is None and brand.allowed_currencies and facts.currency not in brand.allowed_currencies:
+            denial = rules.Denial("currency_not_allowed", "currency", f"this brand does not offer {facts.currency}")
+        if denial is None:
+            denial = await self._external_register(facts, brand.register_unreachable_policy_registration, inputs)
+        return denial
+
+    async def _external_register(
+        self, person: RegistrationFacts | PlayerFacts, policy: str, inputs: dict[str, Any]
+    ) -> rules.Denial | None:
+        status, detail = await self.register.status(person)
+        inputs["register"] = {"status": status, "detail": detail, "policy_when_unavailable": policy}
+        if status == "excluded":
+            return rules.Denial(
+                "external_self_exclusion", "external_register", "the national self-exclusion register lists them"
+            )
+        if status == "unavailable" and policy == "deny":
+            return rules.Denial(
+                "register_unavailable",
+                "external_register",
+                f"the self-exclusion register could not be reached ({detail}); this brand fails closed",
+            )
+        return None
+
+    def _ip_country(self, ip: Any) -> str | None:
+        if not ip or self.country_of is None:
+            return None
+        try:
+            return self.country_of(str(ip))
+        except ValueError:
+            return None
+
+    # -- the cache ------------------------------------------------------------------------------------------------
+
+    async def _player_rules(self, player_id: str) -> _Cached:
+        cached = self._cache.get(player_id) if self._cache_live else None
+        if cached is not None and time.monotonic() - cached.loaded_at < self._cache_seconds:
+            return cached
+        async with self.db.connection() as connection:
+            limits = await repository.load_limits(connection, player_id)
+            exclusions = await repository.load_exclusions(connection, player_id)
+        fresh = _Cached(limits, exclusions, time.monotonic())
+        if self._cache_live:
+            self._cache[player_id] = fresh
+        return fresh
+
+    def _evict(self, player_id: str) -> None:
+        self._cache.pop(player_id, None)
+
+    async def _listen(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(self.db.url)
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+            self._listener.add_termination_listener(self._on_listener_lost)
+            self._cache.clear()
+            self._cache_live = True
+        except Exception:
+            logger.warning("compliance cache disabled: cannot listen for changes", exc_info=True)
+            self._cache_live = False
+
+    def _on_notify(self, connection: Any, pid: int, channel: str, payload: object) -> None:
+        self._evict(str(payload))
+
+    def _on_listener_lost(self, connection: Any) -> None:
+        logger.warning("compliance cache disabled: the change listener's connection was lost; reconnecting")
+        self._cache_live = False
+        self._cache.clear()
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(self._relisten())
+
+    async def _relisten(self) -> None:
+        delay = 0.5
+        while not self._cache_live and self._listener is not None:
+            await asyncio.sleep(delay)
+            await self._listen()
+            delay = min(delay * 2, 10.0)
+
+    # -- limits ---------------------------------------------------------------------------------------------------
+
+    async def get_limits(self, player_id: str) -> list[dict[str, Any]]:
+        now = self.clock()
+        async with self.db.connection() as connection:
+            limits = await repository.load_limits(connection, player_id)
+        return [limit_out(limit, now) for limit in limits]
+
+    async def set_limit(self, player_id: str, kind: str, period: str, amount: int | None) -> dict[str, Any]:
+        """Set (amount) or remove (None) a limit. Lowering applies at once; raising or removing after cooling-off."""
+        if kind not in rules.LIMIT_KINDS:
+            raise LimitNotValid(f"unknown limit kind {kind!r}", kind=kind)
+        if (kind == "session_time") != (period == "session") or (
+            period not in rules.MONEY_PERIODS and period != "session"
+        ):
+            raise LimitNotValid(
+                "session_time limits have period 'session'; money limits have day, week or month", period=period
+            )
+        if amount is not None and amount <= 0:
+            raise LimitNotValid("a limit must be a positive amount (or removed)", amount=amount)
+        player = await self._player(player_id)
+        brand = await self.directory.brand(player.brand_id)
+        cooling_off = timedelta(hours=brand.cooling_off_hours if brand else 24)
+        now = self.clock()
+        async with self.db.transaction() as connection:
+            record = await repository.lock_limit(connection, player_id, kind, period)
+            current = (
+                rules.Limit(kind, period, *record).effective(now) if record is not None else None
+            )  # what is in force now
+            tighter = amount is not None and (current is None or amount <= current)
+            values: dict[str, Any] = {
+                "player_id": player_id,
+                "brand_id": player.brand_id,
+                "kind": kind,
+                "period": period,
+                "currency": None if kind == "session_time" else player.currency,
+                "updated_at": now,
+            }
+            if tighter:
+                values.update(amount=amount, pending_amount=None, pending_removal=False, pending_effective_at=None)
+                effective_at = now
+            elif current is None:  # removing a limit that is not in force: nothing to wait for
+                values.update(amount=None, pending_amount=None, pending_removal=False, pending_effective_at=None)
+                effective_at = now
+            else:
+                effective_at = now + cooling_off
+                values.update(
+                    amount=current,
+                    pending_amount=amount,
+                    pending_removal=amount is None,
+                    pending_effective_at=effective_at,
+                )
+            if values["amount"] is None and not values["pending_removal"]:
+                await repository.delete_limit(connection, player_id, kind, period)
+            else:
+                await repository.save_limit(connection, values)
+            await repository.record_limit_change(
+                connection,
+                {
+                    "id": uuid7(),
+                    "player_id": player_id,
+                    "kind": kind,
+                    "period": period,
+                    "old_amount": current,
+                    "new_amount": amount,
+                    "effective_at": effective_at,
+                    "immediate": effective_at == now,
+                    "requested_at": now,
+                },
+            )
+            self._evict(player_id)
+            await repository.notify_change(connection, player_id)
+        self._evict(player_id)
+        return {
+            "kind": kind,
+            "period": period,
+            "requested": amount,
+            "in_force": values["amount"],
+            "effective_at": effective_at,
+            "immediate": effective_at == now,
+        }
+
+    # -- time-outs and self-exclusions ------------------------------------------------------------------------------
+
+    async def exclude(
+        self,
+        player_id: str,
+        kind: str,
+        *,
+        hours: int | None = None,
+        months: int | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        now = self.clock()
+        if kind == "timeout":
+            if hours is None or not rules.TIMEOUT_MIN <= timedelta(hours=hours) <= rules.TIMEOUT_MAX:
+                raise ExclusionNotAllowed("a time-out lasts from 24 hours to 6 weeks (24 to 1008 hours)", hours=hours)
+            ends_at = now + timedelta(hours=hours)
+        elif kind == "self_exclusion":
+            if months is None or not rules.SELF_EXCLUSION_MIN_MONTHS <= months <= rules.SELF_EXCLUSION_MAX_MONTHS:
+                raise ExclusionNotAllowed("a self-exclusion lasts from 6 months to 5 years (6 to 60 months)")
+            ends_at = rules.months_later(now, months)
+        else:
+            raise ExclusionNotAllowed(f"unknown exclusion kind {kind!r}")
+        player = await self._player(player_id)
+        exclusion_id = uuid7()
+        async with self.db.transaction() as connection:
+            await repository.insert_exclusion(
+                connection,
+                {
+                    "id": exclusion_id,
+                    "player_id": player_id,
+                    "brand_id": player.brand_id,
+                    "kind": kind,
+                    "starts_at": now,
+                    "ends_at": ends_at,
+                    "reason": reason,
+                    "created_at": now,
+                },
+            )
+            self._evict(player_id)
+            await repository.notify_change(connection, player_id)
+        self._evict(player_id)
+        return {"id": exclusion_id, "kind": kind, "starts_at": now, "ends_at": ends_at}
+
+    async def get_exclusions(self, player_id: str) -> list[dict[str, Any]]:
+        now = self.clock()
+        async with self.db.connection() as connection:
+            exclusions = await repository.load_exclusions(connection, player_id)
+        return [
+            {"kind": e.kind, "starts_at": e.starts_at, "ends_at": e.ends_at, "active": e.active(now)}
+            for e in exclusions
+        ]
+
+    # -- reality checks -------------------------------------------------------------------------------------------
+
+    async def set_reality_check(self, player_id: str, minutes: int) -> dict[str, Any]:
+        if not 5 <= minutes <= 1440:
+            raise LimitNotValid("a reality-check interval is 5 to 1440 minutes", interval_minutes=minutes)
+        await self._player(player_id)
+        async with self.db.connection() as connection:
+            await repository.set_reality_check_interval(connection, player_id, minutes, self.clock())
+        return {"interval_minutes": minutes}
+
+    async def reality_check(self, player_id: str, session_started_at: datetime) -> dict[str, Any]:
+        """When the next reminder is due and what it shows: time played and net result of this session."""
+        player = await self._player(player_id)
+        brand = await self.directory.brand(player.brand_id)
+        async with self.db.connection() as connection:
+            interval = await repository.reality_check_interval(connection, player_id)
+        minutes = interval or (brand.reality_check_minutes if brand else 60)
+        now = self.clock()
+        played = max(now - session_started_at, timedelta(0))
+        step = timedelta(minutes=minutes)
+        due = session_started_at + step * (int(played / step) + 1)
+        wagered = won = 0
+        if player.wallet_account_id:
+            wagered, won = await self._session_result(player.wallet_account_id, session_started_at)
+        return {
+            "interval_minutes": minutes,
+            "session_started_at": session_started_at,
+            "next_due_at": due,
+            "time_played_seconds": int(played.total_seconds()),
+            "wagered": wagered,
+            "won": won,
+            "net_result": won - wagered,
+            "currency": player.currency,
+        }
+
+    async def _session_result(self, account_id: str, since: datetime) -> tuple[int, int]:
+        """Wagered and won on the player's account since `since`, from the wallet (not from the client)."""
+        from uuid import UUID
+
+        wagered = won = 0
+        cursor = None
+        account = UUID(account_id)
+        for _ in range(50):  # at most 50 pages of 500 transfers: a very long session is summarised approximately
+            page = await self._wallet.list_transfers(account_id=account, cursor=cursor, limit=500)
+            for transfer in page.items:
+                if transfer.created_at < since:
+                    return wagered, won
+                if transfer.type == "bet" and transfer.debit_account_id == account:
+                    wagered += transfer.amount
+                elif transfer.type == "win" and transfer.credit_account_id == account:
+                    won += transfer.amount
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return wagered, won
+
+    # -- the decision log -----------------------------------------------------------------------------------------
+
+    async def decisions(
+        self,
+        *,
+        player_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        cursor: str | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        before = decode_decision_cursor(cursor)
+        async with self.db.connection() as connection:
+            rows = await repository.list_decisions(
+                connection, player_id=player_id, since=since, until=until, before=before, limit=limit + 1
+            )
+        items = [dict(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = f"{last['decided_at'].isoformat()}|{last['id']}"
+        return {"items": items, "next_cursor": next_cursor}
+
+    async def _player(self, player_id: str) -> PlayerFacts:
+        player = await self.directory.player(player_id)
+        if player is None:
+            raise PlayerUnknown(f"no player {player_id}", player_id=player_id)
+        return player
+
+
+def window_starts(now: datetime) -> dict[str, datetime]:
+    """Each window starts at the hour that contains `now - period`: never shorter than the period (never lenient)."""
+    return {period: hour_of(now - timedelta(hours=hours)) for period, hours in rules.PERIOD_HOURS.items()}
+
+
+def limit_out(limit: rules.Limit, now: datetime) -> dict[str, Any]:
+    pending = limit.pending_effective_at is not None and limit.pending_effective_at > now
+    return {
+        "kind": limit.kind,
+        "period": limit.period,
+        "amount": limit.effective(now),
+        "pending_amount": limit.pending_amount if pending else None,
+        "pending_removal": limit.pending_removal if pending else False,
+        "pending_effective_at": limit.pending_effective_at if pending else None,
+    }
+
+
+def vars_of(value: Any) -> dict[str, Any]:
+    out = {}
+    for name in value.__slots__:
+        item = getattr(value, name)
+        out[name] = item.isoformat() if isinstance(item, datetime) else item
+    return out
+
+
+def decode_decision_cursor(cursor: str | None) -> tuple[datetime, Any] | None:
+    if not cursor:
+        return None
+    from uuid import UUID
+
+    from croupier.kit.errors import ValidationFailed
+
+    try:
+        moment, _, decision_id = cursor.partition("|")
+        return datetime.fromisoformat(moment), UUID(decision_id)
+    except ValueError as error:
+        raise ValidationFailed("cursor is not one this API returned") from error
