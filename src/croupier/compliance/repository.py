@@ -185,10 +185,33 @@ async def claim_events(connection: Any, event_ids: Sequence[Any], now: datetime)
     return {row["event_id"] for row in rows}
 
 
-async def insert_decision(connection: Any, values: dict[str, Any]) -> None:
+async def player_version(connection: Any, player_id: str) -> int:
+    version: int | None = await connection.fetchval(
+        "SELECT version FROM compliance.player_versions WHERE player_id = $1", player_id
+    )
+    return version or 0
+
+
+async def bump_player_version(connection: Any, player_id: str) -> None:
     await connection.execute(
+        """INSERT INTO compliance.player_versions AS v (player_id, version) VALUES ($1, 1)
+           ON CONFLICT (player_id) DO UPDATE SET version = v.version + 1""",
+        player_id,
+    )
+
+
+async def insert_decision(connection: Any, values: dict[str, Any], seen_version: int | None) -> bool:
+    """Log a decision, but only if the player's limits and exclusions are still at `seen_version` (None: no check).
+
+    False: they changed since the gate read them; nothing was written, and the gate decides again.
+    """
+    inserted = await connection.fetchval(
         """INSERT INTO compliance.decisions (id, player_id, brand_id, action, amount, allowed, reason, rule,
-               rule_version, inputs, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+               rule_version, inputs, decided_at)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+           WHERE $12::bigint IS NULL
+              OR coalesce((SELECT version FROM compliance.player_versions WHERE player_id = $2), 0) = $12
+           RETURNING true""",
         values["id"],
         values["player_id"],
         values["brand_id"],
@@ -200,7 +223,9 @@ async def insert_decision(connection: Any, values: dict[str, Any]) -> None:
         values["rule_version"],
         values["inputs"],
         values["decided_at"],
+        seen_version,
     )
+    return bool(inserted)
 
 
 async def list_decisions(
@@ -227,8 +252,3 @@ async def list_decisions(
         limit,
     )
     return rows
-
-
-async def notify_change(connection: Any, player_id: str) -> None:
-    """Tell every compliance process (their caches) that this player's limits or exclusions changed, at commit."""
-    await connection.execute("SELECT pg_notify('compliance_player_changed', $1)", player_id)

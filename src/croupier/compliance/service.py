@@ -1,26 +1,21 @@
 """The compliance service: the gate (every verdict logged), limits with cooling-off, time-outs and self-exclusions,
 reality checks, and the decision log's queries.
 
-Caching (docs/adr/0006-compliance-gate-cache.md): a player's limits and exclusions are kept in memory, because the
-gate reads them on every bet. The cache can never allow what the database would deny:
-  - every change made through this service evicts the player before its transaction commits, and announces the
-    change with NOTIFY (delivered at commit) to the other processes, which evict it too;
-  - a process whose notification connection is down does not use its cache at all until it is back (and then starts
-    from an empty one);
-  - entries live at most `cache_seconds`, and time-dependent rules (a pending raise reaching its effective time, an
-    exclusion ending) are evaluated at decision time, never cached as a verdict.
+Caching (docs/adr/0006-compliance-gate-cache-and-activity.md): a player's limits and exclusions are kept in memory,
+because the gate reads them on every bet, together with the player's version counter as it was when they were read.
+Every change raises the counter in its own transaction, and the gate writes its decision only if the counter is
+still the one its cached rules were read at (in the decision's INSERT itself). If it changed, nothing is written, the
+entry is dropped and the gate decides again from the database. So a cached entry can never make the gate allow what
+the database would deny, in this process or any other, and the check costs no extra round trip. Time-dependent rules
+(a pending raise reaching its effective time, an exclusion ending) are evaluated at decision time, never cached.
 Activity sums are not cached: they are read after catching up with the wallet's event feed.
 """
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-import asyncpg
 
 from croupier.compliance import repository, rules
 from croupier.compliance.activity import ActivityProjector, hour_of
@@ -41,13 +36,13 @@ from croupier.wallet.client import WalletClient
 logger = logging.getLogger(__name__)
 
 MONEY_ACTIONS = ("deposit", "bet", "withdraw")
-CHANNEL = "compliance_player_changed"
 
 
 @dataclass(slots=True)
 class _Cached:
     limits: list[rules.Limit]
     exclusions: list[rules.Exclusion]
+    version: int
     loaded_at: float
 
 
@@ -72,18 +67,14 @@ class ComplianceService:
         self._wallet = wallet
         self._cache: dict[str, _Cached] = {}
         self._cache_seconds = cache_seconds
-        self._cache_live = False  # True only while the notification listener is connected
-        self._listener: asyncpg.Connection[Any] | None = None
+        self.cache_hits = 0
+        self.stale_retries = 0
 
     async def start(self) -> None:
-        await self._listen()
+        return None
 
     async def stop(self) -> None:
-        self._cache_live = False
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
+        self._cache.clear()
 
     # -- the gate -------------------------------------------------------------------------------------------------
 
@@ -100,15 +91,43 @@ class ComplianceService:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         context = dict(context or {})
+        for attempt in range(3):
+            # The last attempt reads fresh rules and logs whatever they say (a change racing it is concurrent).
+            verdict, logged = await self._check_once(
+                player_id, action, amount, context, registration, fresh=attempt > 0, last=attempt == 2
+            )
+            if logged is not False:
+                return verdict
+            self.stale_retries += 1  # the player's rules changed since they were cached: decide again, from the DB
+        raise AssertionError("unreachable: the last attempt always logs")
+
+    async def _check_once(
+        self,
+        player_id: str | None,
+        action: Action,
+        amount: int | None,
+        context: dict[str, Any],
+        registration: RegistrationFacts | None,
+        *,
+        fresh: bool,
+        last: bool,
+    ) -> tuple[Verdict, bool | None]:
+        """One decision and its log entry. Second value: False if the cached rules were stale (nothing logged)."""
         now = self.clock()
         inputs: dict[str, Any] = {"context": context}
         brand_id = registration.brand_id if registration else ""
+        seen_version: int | None = None
         try:
-            denial, brand_id = await self._decide(player_id, action, amount, context, registration, now, inputs)
+            if fresh and player_id is not None:
+                self._evict(player_id)
+            denial, brand_id, seen_version = await self._decide(
+                player_id, action, amount, context, registration, now, inputs
+            )
         except Exception as error:  # the gate cannot decide: never allow money to move on a guess
             logger.exception("compliance gate could not decide %s for %s", action, player_id)
             inputs["error"] = type(error).__name__
             denial = rules.Denial("gate_unavailable", "availability", "the compliance gate could not decide")
+            seen_version = None
         verdict = Verdict(
             allowed=denial is None,
             reason="allowed" if denial is None else denial.reason,
@@ -120,7 +139,7 @@ class ComplianceService:
         )
         try:
             async with self.db.connection() as connection:
-                await repository.insert_decision(
+                logged = await repository.insert_decision(
                     connection,
                     {
                         "id": verdict.decision_id,
@@ -135,20 +154,21 @@ class ComplianceService:
                         "inputs": {**inputs, "facts": verdict.facts, "detail": verdict.detail},
                         "decided_at": now,
                     },
+                    None if last else seen_version,
                 )
         except Exception:
             # A verdict that is not in the log did not happen: an allow becomes a deny.
             logger.exception("compliance decision %s could not be logged", verdict.decision_id)
-            if verdict.allowed:
-                return Verdict(
-                    False,
-                    "gate_unavailable",
-                    verdict.decision_id,
-                    "availability",
-                    rules.RULE_VERSIONS["availability"],
-                    "the decision could not be recorded, so the action is refused",
-                )
-        return verdict
+            unavailable = Verdict(
+                False,
+                "gate_unavailable",
+                verdict.decision_id,
+                "availability",
+                rules.RULE_VERSIONS["availability"],
+                "the decision could not be recorded, so the action is refused",
+            )
+            return (unavailable if verdict.allowed else verdict), None
+        return verdict, logged
 
     async def _decide(
         self,
@@ -159,39 +179,62 @@ class ComplianceService:
         registration: RegistrationFacts | None,
         now: datetime,
         inputs: dict[str, Any],
-    ) -> tuple[rules.Denial | None, str]:
+    ) -> tuple[rules.Denial | None, str, int | None]:
+        """The first rule that denies (None: allowed), the brand, and the rules' version the decision rests on."""
+        denial, brand_id, version = await self._decide_inner(
+            player_id, action, amount, context, registration, now, inputs
+        )
+        return denial, brand_id, version
+
+    async def _decide_inner(
+        self,
+        player_id: str | None,
+        action: Action,
+        amount: int | None,
+        context: dict[str, Any],
+        registration: RegistrationFacts | None,
+        now: datetime,
+        inputs: dict[str, Any],
+    ) -> tuple[rules.Denial | None, str, int | None]:
         ip_country = self._ip_country(context.get("ip"))
         inputs["ip_country"] = ip_country
         if action == "register":
             if registration is None:
                 raise ValueError("register needs the registration facts")
-            return await self._decide_registration(registration, ip_country, now, inputs), registration.brand_id
+            return await self._decide_registration(registration, ip_country, now, inputs), registration.brand_id, None
         if player_id is None:
             raise ValueError(f"{action} needs a player")
         player = await self.directory.player(player_id)
         if player is None:
-            return rules.Denial("player_not_found", "player_status", f"no player {player_id}"), ""
+            return rules.Denial("player_not_found", "player_status", f"no player {player_id}"), "", None
         brand = await self.directory.brand(player.brand_id)
         if brand is None:
             raise LookupError(f"brand {player.brand_id} of player {player_id} not found")
         inputs["player"] = {"kyc_status": player.kyc_status, "status": player.status, "country": player.country}
         if player.status != "active":
-            return rules.Denial("player_blocked", "player_status", f"the player's account is {player.status}"), brand.id
+            blocked = rules.Denial("player_blocked", "player_status", f"the player's account is {player.status}")
+            return blocked, brand.id, None
         cached = await self._player_rules(player_id)
+        version = cached.version
+        inputs["rules_version"] = version
         if action == "login":
             denial = rules.check_exclusion(cached.exclusions, now)
             if denial is None:
                 denial = await self._external_register(player, brand.register_unreachable_policy_login, inputs)
-            return denial, brand.id
+            return denial, brand.id, version
         if action == "withdraw":  # exclusions and geo never stop a player taking their money out
-            return rules.check_kyc(
-                "withdraw",
-                player.kyc_status,
-                amount,
-                required_for_deposit=brand.kyc_required_for_deposit,
-                deposit_threshold=brand.kyc_deposit_threshold,
-                required_for_withdrawal=brand.kyc_required_for_withdrawal,
-            ), brand.id
+            return (
+                rules.check_kyc(
+                    "withdraw",
+                    player.kyc_status,
+                    amount,
+                    required_for_deposit=brand.kyc_required_for_deposit,
+                    deposit_threshold=brand.kyc_deposit_threshold,
+                    required_for_withdrawal=brand.kyc_required_for_withdrawal,
+                ),
+                brand.id,
+                version,
+            )
         # deposit and bet
         if amount is None or amount <= 0:
             raise ValueError(f"{action} needs a positive amount")
@@ -210,26 +253,26 @@ class ComplianceService:
                 required_for_withdrawal=brand.kyc_required_for_withdrawal,
             )
         if denial is not None:
-            return denial, brand.id
+            return denial, brand.id, version
         if action == "bet":
             session_id = context.get("session_id")
             started = await self.directory.session_started_at(str(session_id)) if session_id else None
             denial = rules.check_session_time(cached.limits, started, now)
             if denial is not None:
-                return denial, brand.id
+                return denial, brand.id, version
         if not any(limit.kind in ("deposit", "wager", "loss") for limit in cached.limits):
-            return None, brand.id
+            return None, brand.id, version
         await self.activity.catch_up()
         async with self.db.connection() as connection:
             windows = await repository.activity_windows(connection, player_id, window_starts(now))
         inputs["activity"] = {period: vars_of(activity) for period, activity in windows.items()}
         inputs["limits"] = [vars_of(limit) for limit in cached.limits]
         if action == "deposit":
-            return rules.check_money_limits("deposit", cached.limits, windows, amount, now), brand.id
+            return rules.check_money_limits("deposit", cached.limits, windows, amount, now), brand.id, version
         denial = rules.check_money_limits("wager", cached.limits, windows, amount, now) or rules.check_money_limits(
             "loss", cached.limits, windows, amount, now
         )
-        return denial, brand.id
+        return denial, brand.id, version
 
     async def _decide_registration(
         self, facts: RegistrationFacts, ip_country: str | None, now: datetime, inputs: dict[str, Any]
@@ -281,47 +324,21 @@ class ComplianceService:
     # -- the cache ------------------------------------------------------------------------------------------------
 
     async def _player_rules(self, player_id: str) -> _Cached:
-        cached = self._cache.get(player_id) if self._cache_live else None
+        cached = self._cache.get(player_id)
         if cached is not None and time.monotonic() - cached.loaded_at < self._cache_seconds:
+            self.cache_hits += 1
             return cached
-        async with self.db.connection() as connection:
+        async with self.db.connection() as connection, connection.transaction(isolation="repeatable_read"):
+            # One snapshot: the version counter matches the rows read with it.
+            version = await repository.player_version(connection, player_id)
             limits = await repository.load_limits(connection, player_id)
             exclusions = await repository.load_exclusions(connection, player_id)
-        fresh = _Cached(limits, exclusions, time.monotonic())
-        if self._cache_live:
-            self._cache[player_id] = fresh
+        fresh = _Cached(limits, exclusions, version, time.monotonic())
+        self._cache[player_id] = fresh
         return fresh
 
     def _evict(self, player_id: str) -> None:
         self._cache.pop(player_id, None)
-
-    async def _listen(self) -> None:
-        try:
-            self._listener = await asyncpg.connect(self.db.url)
-            await self._listener.add_listener(CHANNEL, self._on_notify)
-            self._listener.add_termination_listener(self._on_listener_lost)
-            self._cache.clear()
-            self._cache_live = True
-        except Exception:
-            logger.warning("compliance cache disabled: cannot listen for changes", exc_info=True)
-            self._cache_live = False
-
-    def _on_notify(self, connection: Any, pid: int, channel: str, payload: object) -> None:
-        self._evict(str(payload))
-
-    def _on_listener_lost(self, connection: Any) -> None:
-        logger.warning("compliance cache disabled: the change listener's connection was lost; reconnecting")
-        self._cache_live = False
-        self._cache.clear()
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(self._relisten())
-
-    async def _relisten(self) -> None:
-        delay = 0.5
-        while not self._cache_live and self._listener is not None:
-            await asyncio.sleep(delay)
-            await self._listen()
-            delay = min(delay * 2, 10.0)
 
     # -- limits ---------------------------------------------------------------------------------------------------
 
@@ -393,8 +410,7 @@ class ComplianceService:
                     "requested_at": now,
                 },
             )
-            self._evict(player_id)
-            await repository.notify_change(connection, player_id)
+            await repository.bump_player_version(connection, player_id)
         self._evict(player_id)
         return {
             "kind": kind,
@@ -443,8 +459,7 @@ class ComplianceService:
                     "created_at": now,
                 },
             )
-            self._evict(player_id)
-            await repository.notify_change(connection, player_id)
+            await repository.bump_player_version(connection, player_id)
         self._evict(player_id)
         return {"id": exclusion_id, "kind": kind, "starts_at": now, "ends_at": ends_at}
 

@@ -45,6 +45,14 @@ CREATE TABLE compliance.exclusions (
 );
 CREATE INDEX exclusions_player ON compliance.exclusions (player_id, ends_at);
 
+-- One counter per player, raised in the transaction of every change to the player's limits or exclusions. The gate
+-- caches limits and exclusions with the counter they were read at, and writes its decision only if the counter is
+-- still the same (in the decision's own INSERT): a cached entry can never outlive a change.
+CREATE TABLE compliance.player_versions (
+    player_id text PRIMARY KEY,
+    version   bigint NOT NULL
+);
+
 CREATE TABLE compliance.reality_checks (
     player_id        text PRIMARY KEY,
     interval_minutes integer NOT NULL CHECK (interval_minutes BETWEEN 5 AND 1440),
