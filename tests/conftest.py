@@ -68,7 +68,8 @@ def database_url(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[str
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(wallet_hold_sweep_seconds=0.2)
+    # A fixed token key, so tests never create one in the repository's .croupier directory.
+    return Settings(wallet_hold_sweep_seconds=0.2, auth_secret="test-secret-0123456789-abcdefghijklmnop")  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The OpenAPI document: valid OpenAPI 3.1, complete for the wallet, and accurate about commands, errors and amounts.
+"""The OpenAPI document: valid OpenAPI 3.1, complete for the wallet and identity, accurate about commands and errors.
 
 The document is built without a database (`app.openapi()` needs no lifespan); the last tests fetch it, and the docs
 page, from a real server.
@@ -14,6 +14,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from croupier.app import build_app
+from croupier.identity import api as identity_api
+from croupier.identity.schemas import BRAND_ID_PATTERN
 from croupier.kit.config import Settings
 from croupier.wallet import api as wallet_api
 
@@ -39,6 +41,28 @@ WALLET_PATHS: dict[str, set[str]] = {
     "/v1/wallet/holds/{hold_id}/void": {"post"},
     "/v1/wallet/currencies": {"get"},
     "/v1/wallet/events": {"get"},
+}
+
+#: Every identity route of croupier/identity/api.py, with its methods.
+IDENTITY_PATHS: dict[str, set[str]] = {
+    "/v1/identity/brands/{brand_id}/players": {"post"},
+    "/v1/identity/login": {"post"},
+    "/v1/identity/token/refresh": {"post"},
+    "/v1/identity/logout": {"post"},
+    "/v1/identity/me": {"get", "patch"},
+    "/v1/identity/me/sessions": {"get", "delete"},
+    "/v1/identity/me/sessions/{session_id}": {"delete"},
+    "/v1/identity/me/kyc": {"get"},
+    "/v1/identity/me/kyc/documents": {"post"},
+    "/v1/identity/admin/login": {"post"},
+    "/v1/identity/admin/brands": {"get", "post"},
+    "/v1/identity/admin/brands/{brand_id}": {"get", "patch"},
+    "/v1/identity/admin/players": {"get"},
+    "/v1/identity/admin/players/{player_id}": {"get"},
+    "/v1/identity/admin/players/{player_id}/kyc": {"get", "post"},
+    "/v1/identity/admin/sessions/{session_id}": {"get"},
+    "/v1/identity/admin/admins": {"get", "post"},
+    "/v1/identity/admin/admins/{admin_id}": {"patch"},
 }
 
 #: The money-moving commands (201 applied now, 200 idempotent replay) and the schemas of their bodies and results.
@@ -162,6 +186,35 @@ def test_openapi_paths_when_built_list_every_wallet_route_with_its_methods(docum
     assert routed == WALLET_PATHS
 
 
+def test_openapi_paths_when_built_list_every_identity_route_with_its_methods(document: dict[str, Any]) -> None:
+    documented = {
+        path: {method for method in item if method in HTTP_METHODS}
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/identity")
+    }
+    assert documented == IDENTITY_PATHS
+    routed: dict[str, set[str]] = {}
+    for route in identity_api.router.routes:
+        if isinstance(route, APIRoute):
+            routed.setdefault(route.path, set()).update(method.lower() for method in route.methods)
+    assert routed == IDENTITY_PATHS
+
+
+def test_identity_operations_when_documented_have_summaries_and_problem_errors(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        if not path.startswith("/v1/identity"):
+            continue
+        where = f"{method.upper()} {path}"
+        assert operation.get("summary"), where
+        success = [status for status in operation["responses"] if status.startswith("2")]
+        assert success, where
+        for status in ("422", "503"):
+            assert set(operation["responses"][status]["content"]) == {PROBLEM_JSON}, f"{where} {status}"
+        if "/me" in path or ("/admin/" in path and not path.endswith("/admin/login")):
+            assert set(operation["responses"]["401"]["content"]) == {PROBLEM_JSON}, f"{where} 401"
+            assert set(operation["responses"]["403"]["content"]) == {PROBLEM_JSON}, f"{where} 403"
+
+
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_command_when_documented_lists_201_replay_200_and_problem_errors(document: dict[str, Any], path: str) -> None:
     operation = document["paths"][path]["post"]
@@ -228,7 +281,10 @@ def test_request_schemas_when_documented_forbid_unknown_fields(document: dict[st
 def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
     for path, method, operation in operations(document):
         for parameter in operation.get("parameters", []):
-            if parameter["in"] == "path":
+            if parameter["in"] == "path" and parameter["name"] == "brand_id":
+                # Brands are named by a slug, not a UUID.
+                assert parameter["schema"]["pattern"] == BRAND_ID_PATTERN, f"{method.upper()} {path}"
+            elif parameter["in"] == "path":
                 assert parameter["schema"] == {
                     "type": "string",
                     "format": "uuid",

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 import croupier
-from croupier.bootstrap import Platform, bootstrap, shutdown
+from croupier.bootstrap import DEFAULT_SERVICES, Platform, bootstrap, shutdown
+from croupier.identity import api as identity_api
 from croupier.kit.config import Settings
 from croupier.kit.http import GuardMiddleware, install_error_handlers, problem_response
 from croupier.kit.http_commands import JsonCommandDispatcher
@@ -30,7 +31,7 @@ def build_app(
     platform: Platform | None = None,
     settings: Settings | None = None,
     url: str | None = None,
-    services: tuple[str, ...] = ("wallet",),
+    services: tuple[str, ...] = DEFAULT_SERVICES,
 ) -> FastAPI:
     """An app around a running platform, or (with settings and url) one that bootstraps `services` in its lifespan.
 
@@ -57,7 +58,10 @@ def build_app(
         version=croupier.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        openapi_tags=[{"name": "wallet", "description": "Double-entry ledger: accounts, transfers, holds."}],
+        openapi_tags=[
+            {"name": "wallet", "description": "Double-entry ledger: accounts, transfers, holds."},
+            {"name": "identity", "description": "Brands, players, sessions and tokens, back-office users, KYC."},
+        ],
     )
     app.state.platform = None
     if platform is not None:
@@ -71,6 +75,8 @@ def build_app(
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
     if "wallet" in (platform.services if platform else services):
         _add_routes(app, wallet_api.router)
+    if "identity" in served:
+        _add_routes(app, identity_api.router)
 
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:
@@ -135,3 +141,6 @@ def _restore_integers(node: Any) -> None:
 def _attach(app: FastAPI, platform: Platform) -> None:
     app.state.platform = platform
     app.state.wallet = platform.wallet
+    app.state.identity = platform.identity
+    app.state.token_signer = platform.token_signer
+    app.state.trusted_proxies = tuple(platform.settings.trusted_proxies)

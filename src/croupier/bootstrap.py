@@ -3,8 +3,13 @@
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from croupier.identity.client import IdentityClient, InProcessIdentityClient
+from croupier.identity.service import IdentityService
+from croupier.kit.auth import TokenSigner, load_or_create_secret
+from croupier.kit.clock import Clock, system_clock
 from croupier.kit.config import Settings
 from croupier.kit.db import Database
 from croupier.kit.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
@@ -14,7 +19,9 @@ from croupier.wallet.client import InProcessWalletClient, WalletClient
 from croupier.wallet.service import WalletService
 
 #: (schema, package) of every service with migrations, in the order they are applied.
-SERVICES: tuple[tuple[str, str], ...] = (("wallet", "croupier.wallet"),)
+SERVICES: tuple[tuple[str, str], ...] = (("wallet", "croupier.wallet"), ("identity", "croupier.identity"))
+#: What `croupier up` (and a bootstrap without `services`) runs.
+DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity")
 
 
 @dataclass
@@ -24,12 +31,29 @@ class Platform:
     currencies: CurrencyRegistry
     services: tuple[str, ...]
     wallet: WalletService | None = None
+    identity: IdentityService | None = None
+    token_signer: TokenSigner | None = None
     clients: dict[str, Any] = field(default_factory=dict)
 
     @property
     def wallet_client(self) -> WalletClient:
         client: WalletClient = self.clients["wallet"]
         return client
+
+    @property
+    def identity_client(self) -> IdentityClient:
+        client: IdentityClient = self.clients["identity"]
+        return client
+
+
+def token_signer(settings: Settings, clock: Clock = system_clock) -> TokenSigner:
+    """The signer of access tokens: the configured key, or one kept in data_dir/auth-secret."""
+    secret = settings.auth_secret.get_secret_value() if settings.auth_secret else None
+    return TokenSigner(
+        secret or load_or_create_secret(settings.data_dir),
+        lifetime=timedelta(minutes=settings.access_token_minutes),
+        clock=clock,
+    )
 
 
 async def migrate(url: str, services: tuple[str, ...] | None = None) -> dict[str, list[Migration]]:
@@ -47,7 +71,12 @@ async def migrate(url: str, services: tuple[str, ...] | None = None) -> dict[str
     return applied
 
 
-async def bootstrap(settings: Settings, url: str, services: tuple[str, ...] = ("wallet",)) -> Platform:
+async def bootstrap(
+    settings: Settings, url: str, services: tuple[str, ...] = DEFAULT_SERVICES, *, clock: Clock = system_clock
+) -> Platform:
+    """Build the services of this process. `clock` is the time source of identity (tests move it)."""
+    if "identity" in services and "wallet" not in services:
+        raise ValueError("identity opens players' wallet accounts in-process: run it together with the wallet")
     await migrate(url, services)
     db = Database(url, min_size=2, max_size=settings.db_pool_size)
     await db.connect()
@@ -64,6 +93,18 @@ async def bootstrap(settings: Settings, url: str, services: tuple[str, ...] = ("
             )
             await platform.wallet.start()
             platform.clients["wallet"] = InProcessWalletClient(platform.wallet)
+        platform.token_signer = token_signer(settings, clock)
+        if "identity" in services:
+            platform.identity = IdentityService(
+                db,
+                currencies,
+                platform.clients["wallet"],
+                platform.token_signer,
+                clock=clock,
+                gate=None,  # the compliance service plugs in with platform.identity.set_gate(gate)
+                refresh_token_days=settings.refresh_token_days,
+            )
+            platform.clients["identity"] = InProcessIdentityClient(platform.identity)
     except BaseException:
         await db.close()
         raise
@@ -78,7 +119,7 @@ async def shutdown(platform: Platform) -> None:
 
 @contextlib.asynccontextmanager
 async def running_platform(
-    settings: Settings, url: str, services: tuple[str, ...] = ("wallet",)
+    settings: Settings, url: str, services: tuple[str, ...] = DEFAULT_SERVICES
 ) -> AsyncIterator[Platform]:
     platform = await bootstrap(settings, url, services)
     try:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import croupier
-from croupier.bootstrap import SERVICES, database_url, migrate
+from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate
 from croupier.kit.config import Settings
 from croupier.kit.db import Database
 from croupier.kit.embedded_pg import find_free_port
@@ -22,7 +22,9 @@ from croupier.kit.embedded_pg import find_free_port
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Croupier: the platform layer of an online casino.")
 wallet_app = typer.Typer(no_args_is_help=True, help="Wallet ledger tools.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (commands that print numbers, never tests).")
+admin_app = typer.Typer(no_args_is_help=True, help="Back-office users.")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(admin_app, name="admin")
 app.add_typer(bench_app, name="bench")
 
 console = Console()
@@ -60,12 +62,12 @@ def up(
 ) -> None:
     """Run the whole platform in one process: embedded PostgreSQL, migrations, every service's HTTP API."""
     settings = _settings(data_dir, database_url_, host=host, port=port, pg_port=pg_port)
-    _serve(settings, ("wallet",))
+    _serve(settings, DEFAULT_SERVICES)
 
 
 @app.command()
 def serve(
-    service: Annotated[list[str], typer.Option("--service", help="Service to run (repeatable): wallet.")],
+    service: Annotated[list[str], typer.Option("--service", help="Service to run (repeatable): wallet, identity.")],
     database_url_: DatabaseUrl = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
@@ -193,6 +195,59 @@ def wallet_verify(
         raise typer.Exit(1)
 
 
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The back-office user's email (their login).")],
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help="Role (repeatable): support, risk, finance, admin [admin].")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="The password (visible in the shell history: prefer --password-stdin).")
+    ] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    data_dir: DataDir = None,
+    database_url_: DatabaseUrl = None,
+) -> None:
+    """Create a back-office user (the first admin of a fresh platform); applies pending migrations first."""
+    from pydantic import ValidationError
+
+    from croupier.identity.admins import AdminDirectory
+    from croupier.identity.schemas import CreateAdminRequest
+    from croupier.kit.clock import system_clock
+    from croupier.kit.errors import DomainError
+
+    if password_stdin == (password is not None):
+        err.print("[red]give the password with exactly one of --password-stdin or --password[/red]")
+        raise typer.Exit(2)
+    roles = role or ["admin"]
+    secret = sys.stdin.readline().rstrip("\r\n") if password_stdin else password
+    try:
+        request = CreateAdminRequest.model_validate({"email": email, "password": secret, "roles": roles})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        err.print(f"[red]{problems}[/red]")
+        raise typer.Exit(2) from None
+    settings = _settings(data_dir, database_url_)
+
+    async def run(url: str) -> str:
+        await migrate(url)
+        db = Database(url, min_size=1, max_size=2)
+        await db.connect()
+        try:
+            admin = await AdminDirectory(db, system_clock, None).create(request)
+        finally:
+            await db.close()
+        return f"created back-office user {admin.email} ({admin.id}) with roles {', '.join(admin.roles)}"
+
+    try:
+        with database_url(settings, attach_to_running=True) as (url, _):
+            message = asyncio.run(run(url))
+    except DomainError as error:
+        err.print(f"[red]{error.code}: {error.detail}[/red]")
+        raise typer.Exit(1) from None
+    console.print(message)
+
+
 @bench_app.command("wallet")
 def bench_wallet(
     duration: Annotated[float, typer.Option(min=1, help="Seconds measured per run (after a short warm-up).")] = 10.0,
@@ -245,6 +300,83 @@ def bench_wallet(
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:
         report.render(console)
+
+
+geo_app = typer.Typer(no_args_is_help=True, help="IP address to country database (docs/geo.md).")
+simulate_app = typer.Typer(no_args_is_help=True, help="Simulators of outside parties, served over real HTTP.")
+app.add_typer(geo_app, name="geo")
+app.add_typer(simulate_app, name="simulate")
+
+
+@geo_app.command("build")
+def geo_build(
+    files: Annotated[list[Path], typer.Argument(help="RIR delegated-extended files, plain or .gz.")],
+    out: Annotated[Path, typer.Option("--out", help="Database file to write (gzip'd when it ends in .gz).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the database's metadata as JSON.")] = False,
+) -> None:
+    """Build the IP-to-country database from the five RIRs' delegated-extended statistics files."""
+    from croupier.compliance.geo import GeoDatabaseError, build_database
+
+    try:
+        metadata = build_database(files, out)
+    except (OSError, GeoDatabaseError) as error:
+        err.print(f"[red]geo build failed: {error}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(metadata.as_dict(), indent=2) + "\n")
+    else:
+        console.print(f"wrote {out}: {metadata.ipv4_ranges} IPv4 and {metadata.ipv6_ranges} IPv6 ranges")
+
+
+@geo_app.command("lookup")
+def geo_lookup(
+    ip: Annotated[str, typer.Argument(help="IPv4 or IPv6 address.")],
+    db: Annotated[Path | None, typer.Option("--db", help="Database file (default: the shipped one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {ip, country} as JSON.")] = False,
+) -> None:
+    """Print the country an address is registered to; exit 1 if no delegation covers it, 2 if it is not an IP."""
+    from croupier.compliance.geo import GeoDatabaseError, IpCountryDatabase
+
+    try:
+        country = IpCountryDatabase.load(db).country(ip)
+    except GeoDatabaseError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    except ValueError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"ip": ip, "country": country}) + "\n")
+    else:
+        sys.stdout.write(f"{country or 'unknown'}\n")
+    if country is None:
+        raise typer.Exit(1)
+
+
+@geo_app.command("info")
+def geo_info(
+    db: Annotated[Path | None, typer.Option("--db", help="Database file (default: the shipped one).")] = None,
+) -> None:
+    """Print a database's metadata (sources, build date, range counts) as JSON."""
+    from croupier.compliance.geo import IpCountryDatabase
+
+    sys.stdout.write(json.dumps(IpCountryDatabase.load(db).metadata.as_dict(), indent=2) + "\n")
+
+
+@simulate_app.command("self-exclusion-register")
+def simulate_self_exclusion_register(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8099,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    api_key: Annotated[
+        list[str] | None, typer.Option("--api-key", help="Accepted X-API-Key (repeatable; default simulator-key).")
+    ] = None,
+) -> None:
+    """Serve a GAMSTOP-style self-exclusion register with admin and fault-injection endpoints."""
+    from croupier.simulators.self_exclusion_register import DEFAULT_API_KEY, serve
+
+    keys = tuple(api_key or [DEFAULT_API_KEY])
+    console.print(f"self-exclusion register simulator on http://{host}:{port} (API keys: {', '.join(keys)})")
+    serve(host=host, port=port, api_keys=keys)
 
 
 @app.command()

@@ -70,7 +70,9 @@ _TITLES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> Response:
-        return Response(dumps(error.to_problem()), status_code=error.status, media_type=PROBLEM_JSON)
+        # An error may carry response headers (e.g. Retry-After on 429) as a `headers` attribute.
+        headers: dict[str, str] | None = getattr(error, "headers", None)
+        return Response(dumps(error.to_problem()), status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:
