@@ -180,7 +180,8 @@ async def record_failed_login(
     row: Row = await connection.fetchrow(
         f"""UPDATE identity.{table} SET
                 failed_logins = CASE WHEN failed_logins + 1 >= $3 THEN 0 ELSE failed_logins + 1 END,
-                locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $2 + $4::interval ELSE locked_until END
+                locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $2::timestamptz + $4::interval
+                                    ELSE locked_until END
             WHERE id = $1 RETURNING failed_logins, locked_until""",
         row_id,
         now,
@@ -232,7 +233,7 @@ async def get_session(connection: Any, session_id: UUID, *, lock: bool = False) 
 async def touch_session(connection: Any, session_id: UUID, now: datetime, every: timedelta) -> None:
     """Move last_seen to now, at most once per `every` (a write per request would be wasted)."""
     await connection.execute(
-        "UPDATE identity.sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2 - $3::interval",
+        "UPDATE identity.sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2::timestamptz - $3::interval",
         session_id,
         now,
         every,
