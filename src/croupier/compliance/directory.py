@@ -1,9 +1,14 @@
 """The gate's view of players, brands and sessions, read through the identity service's client."""
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from croupier.compliance.ports import BrandRules, PlayerFacts
+from croupier.compliance.client import RegistrationFacts
+from croupier.compliance.geo import IpCountryDatabase
+from croupier.compliance.ports import BrandRules, PlayerFacts, RegisterStatus
+from croupier.compliance.register import RegisterPerson, SelfExclusionRegister
 from croupier.identity.client import BrandNotFound, IdentityClient, PlayerNotFound, SessionNotFound
 
 
@@ -54,3 +59,41 @@ class IdentityPlayerDirectory:
         except (SessionNotFound, ValueError):
             return None
         return session.created_at
+
+
+class RegisterAdapter:
+    """The national self-exclusion register as the gate asks it: one status and a detail, never an exception."""
+
+    def __init__(self, register: SelfExclusionRegister) -> None:
+        self._register = register
+
+    async def status(self, person: RegistrationFacts | PlayerFacts) -> tuple[RegisterStatus, str]:
+        asked = RegisterPerson(
+            email=person.email,
+            date_of_birth=person.date_of_birth,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            postcode=person.postcode,
+        )
+        result = await self._register.check(asked)
+        detail = result.request_id or result.detail or ""
+        return result.status, f"{result.register}: {detail}" if detail else result.register
+
+    async def aclose(self) -> None:
+        await self._register.aclose()
+
+
+@functools.cache
+def shipped_country_database() -> IpCountryDatabase:
+    """The IP-range database shipped with the package, loaded once per process (about a second, 10 MB)."""
+    return IpCountryDatabase.load()
+
+
+def country_resolver(database: IpCountryDatabase) -> Callable[[str], str | None]:
+    def country_of(ip: str) -> str | None:
+        try:
+            return database.country(ip)
+        except ValueError:
+            return None
+
+    return country_of

@@ -53,4 +53,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Networks (CIDR) of reverse proxies whose X-Forwarded-For header is believed. Empty: none.",
     )
+    self_exclusion_register_url: str | None = Field(
+        default=None,
+        description="Base URL of the national self-exclusion register (GAMSTOP-style). Unset: no register is asked.",
+    )
+    self_exclusion_register_api_key: SecretStr | None = Field(default=None, description="The register's API key.")
+    self_exclusion_register_timeout: float = Field(
+        default=2.0, gt=0, le=30, description="Seconds a register check may take, retry included."
+    )
     log_level: str = Field(default="info", description="Log level of the platform's loggers.")
