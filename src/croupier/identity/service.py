@@ -1,13 +1,12 @@
 """The identity service: registration, login, rotating refresh tokens, sessions, profiles and KYC.
 
-Brands live in `brands.BrandCatalog` and back-office users in `admins.AdminDirectory`; both hang off the service as
-`service.brands` and `service.admins`. Each method is its own unit of work (one short transaction, never held across
+Brands live in `brands.BrandCatalog`, back-office users in `admins.AdminDirectory` and sessions with their refresh
+tokens in `sessions.SessionStore`; they hang off the service as `service.brands`, `service.admins` and
+`service.sessions`. Each method is its own unit of work (one short transaction, never held across
 a call to another service).
 """
 
-import hashlib
-import secrets
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,15 +22,10 @@ from croupier.identity.errors import (
     CurrencyNotAllowed,
     EmailTaken,
     InvalidCredentials,
-    InvalidRefreshToken,
     LoginRefused,
     PlayerNotFound,
     ProfileLocked,
-    RefreshTokenExpired,
-    RefreshTokenReused,
     RegistrationRefused,
-    SessionNotFound,
-    SessionRevoked,
     Underage,
 )
 from croupier.identity.kyc import check_transition
@@ -57,25 +51,18 @@ from croupier.identity.schemas import (
     TokenPairOut,
     UpdateProfileRequest,
 )
+from croupier.identity.sessions import SessionStore, identity_event
 from croupier.kit.auth import Principal, TokenSigner
 from croupier.kit.clock import Clock, system_clock
 from croupier.kit.db import Database
 from croupier.kit.errors import DomainError, ServiceUnavailable, ValidationFailed
 from croupier.kit.ids import uuid7
 from croupier.kit.money import CurrencyRegistry
-from croupier.kit.outbox import Event
-from croupier.kit.tracing import current_trace_id
 from croupier.wallet.client import OpenAccountRequest, WalletClient
 
 #: Login verdicts that still let the player in, on a restricted session (withdrawals, profile and limits only).
 RESTRICTING_REASONS = frozenset({"self_excluded", "timed_out", "external_self_exclusion"})
-#: last_seen of a session is written at most this often.
-TOUCH_EVERY = timedelta(seconds=60)
 MAX_PAGE = 500
-
-
-def refresh_token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 def age_on(birth: date, day: date) -> int:
@@ -103,8 +90,8 @@ class IdentityService:
         self.signer = signer
         self._wallet = wallet
         self._gate = gate
-        self._refresh_lifetime = timedelta(days=refresh_token_days)
         self.brands = BrandCatalog(db, currencies, clock)
+        self.sessions = SessionStore(db, clock, signer, refresh_lifetime=timedelta(days=refresh_token_days))
         self.admins = AdminDirectory(db, clock, signer)
         self._players: ReadCache[UUID, PlayerOut] = ReadCache()
         self._logins = SlidingWindowLimiter(login_limit, login_window, clock, what="login")
@@ -243,7 +230,9 @@ class IdentityService:
                     wallet_account_id=account.id,
                     registered_at=now,
                 )
-                await repository.outbox(connection, [_event(events.PLAYER_REGISTERED, payload, row["brand_id"], now)])
+                await repository.outbox(
+                    connection, [identity_event(events.PLAYER_REGISTERED, payload, row["brand_id"], now)]
+                )
         self._players.invalidate(row["id"])
         return ProfileOut.model_validate(dict(row))
 
@@ -283,157 +272,38 @@ class IdentityService:
                     )
                 restricted, restriction_reason = True, verdict.reason
         rehashed = await hash_password(request.password) if needs_rehash(player["password_hash"]) else None
-        refresh_token = secrets.token_urlsafe(32)
-        async with self.db.transaction() as connection:
-            await repository.record_successful_login(connection, "players", player["id"], rehashed)
-            session = await repository.insert_session(
-                connection,
-                {
-                    "id": uuid7(),
-                    "player_id": player["id"],
-                    "created_at": now,
-                    "expires_at": now + self._refresh_lifetime,
-                    "ip": ip,
-                    "user_agent": user_agent[:512],
-                    "restricted": restricted,
-                    "restriction_reason": restriction_reason,
-                },
-            )
-            await repository.insert_refresh_token(
-                connection, refresh_token_hash(refresh_token), session["id"], now, session["expires_at"]
-            )
-        return self._token_pair(player["brand_id"], session, refresh_token)
-
-    def _token_pair(self, brand_id: str, session: Any, refresh_token: str) -> TokenPairOut:
-        principal = Principal(
-            "player",
-            str(session["player_id"]),
-            brand_id,
-            str(session["id"]),
-            restricted=session["restricted"],
-        )
-        access_token, expires = self.signer.issue(principal)
-        return TokenPairOut(
-            access_token=access_token,
-            expires_at=expires,
-            refresh_token=refresh_token,
-            refresh_expires_at=session["expires_at"],
-            session_id=session["id"],
-            player_id=session["player_id"],
-            restricted=session["restricted"],
-            restriction_reason=session["restriction_reason"],
+        return await self.sessions.open(
+            player,
+            ip=ip,
+            user_agent=user_agent,
+            restricted=restricted,
+            restriction_reason=restriction_reason,
+            rehashed=rehashed,
         )
 
     async def refresh(self, refresh_token: str) -> TokenPairOut:
         """Rotate: the presented token is used up and a new one issued. A token presented twice revokes its session."""
-        token_hash = refresh_token_hash(refresh_token)
-        now = self.clock()
-        reused = False
-        new_token = secrets.token_urlsafe(32)
-        async with self.db.transaction() as connection:
-            token = await repository.lock_refresh_token(connection, token_hash)
-            if token is None:
-                raise InvalidRefreshToken("unknown refresh token; log in again")
-            session = await repository.get_session(connection, token["session_id"], lock=True)
-            assert session is not None
-            if session["revoked_at"] is not None:
-                raise SessionRevoked("the session of this refresh token was revoked; log in again")
-            player = await repository.get_player(connection, session["player_id"])
-            assert player is not None
-            if token["used_at"] is not None:
-                # Someone holds a copy of a rotated token: end the whole family, for the thief and the owner alike.
-                await self._revoke(connection, player, [session["id"]], now, "refresh_token_reused")
-                reused = True
-            else:
-                if token["expires_at"] <= now:
-                    raise RefreshTokenExpired("the refresh token has expired; log in again")
-                if player["status"] in ("blocked", "closed"):
-                    raise AccountDisabled(f"this account is {player['status']}")
-                await repository.mark_refresh_token_used(connection, token_hash, now)
-                await repository.insert_refresh_token(
-                    connection, refresh_token_hash(new_token), session["id"], now, session["expires_at"]
-                )
-                await repository.touch_session(connection, session["id"], now, timedelta(0))
-        if reused:  # raised after the commit, so the revocation stands
-            raise RefreshTokenReused("this refresh token was already used; the session is revoked, log in again")
-        return self._token_pair(player["brand_id"], session, new_token)
+        return await self.sessions.refresh(refresh_token)
 
     async def logout(self, principal: Principal) -> None:
-        player_id, session_id = _player_session(principal)
-        async with self.db.transaction() as connection:
-            player = await repository.get_player(connection, player_id)
-            if player is not None:
-                await self._revoke(connection, player, [session_id], self.clock(), "logout")
-
-    async def _revoke(
-        self, connection: Any, player: Any, session_ids: list[UUID] | None, now: datetime, reason: str
-    ) -> int:
-        revoked = await repository.revoke_sessions(connection, player["id"], session_ids, now, reason)
-        await repository.outbox(
-            connection,
-            [
-                _event(
-                    events.SESSION_REVOKED,
-                    events.SessionRevokedEvent(
-                        session_id=session["id"],
-                        player_id=player["id"],
-                        brand_id=player["brand_id"],
-                        reason=reason,
-                        revoked_at=now,
-                    ),
-                    player["brand_id"],
-                    now,
-                )
-                for session in revoked
-            ],
-        )
-        return len(revoked)
-
-    # -- sessions ----------------------------------------------------------------------------------------------------
+        await self.sessions.logout(principal)
 
     async def check_session(self, principal: Principal) -> None:
         """Refuse a player's access token whose session was revoked (identity endpoints check this on every call)."""
-        player_id, session_id = _player_session(principal)
-        now = self.clock()
-        async with self.db.connection() as connection:
-            session = await repository.get_session(connection, session_id)
-            if session is None or session["player_id"] != player_id or session["revoked_at"] is not None:
-                raise SessionRevoked("this session was revoked; log in again")
-            await repository.touch_session(connection, session_id, now, TOUCH_EVERY)
+        await self.sessions.check_session(principal)
 
     async def list_sessions(self, principal: Principal, *, active_only: bool = True) -> list[SessionOut]:
-        player_id, current = _player_session(principal)
-        async with self.db.connection() as connection:
-            rows = await repository.list_sessions(connection, player_id, active_only=active_only, now=self.clock())
-        return [SessionOut.model_validate({**dict(row), "current": row["id"] == current}) for row in rows]
+        return await self.sessions.list_sessions(principal, active_only=active_only)
 
     async def revoke_session(self, principal: Principal, session_id: UUID) -> None:
         """Revoke one of the player's own sessions; another player's session is not found."""
-        player_id, _ = _player_session(principal)
-        async with self.db.transaction() as connection:
-            session = await repository.get_session(connection, session_id)
-            if session is None or session["player_id"] != player_id:
-                raise SessionNotFound(f"no session {session_id}")
-            player = await repository.get_player(connection, player_id)
-            await self._revoke(connection, player, [session_id], self.clock(), "revoked_by_player")
+        await self.sessions.revoke_session(principal, session_id)
 
     async def revoke_other_sessions(self, principal: Principal) -> int:
-        player_id, current = _player_session(principal)
-        now = self.clock()
-        async with self.db.transaction() as connection:
-            player = await repository.get_player(connection, player_id)
-            rows = await repository.list_sessions(connection, player_id, active_only=True, now=now)
-            others = [row["id"] for row in rows if row["id"] != current]
-            if not others:
-                return 0
-            return await self._revoke(connection, player, others, now, "revoked_by_player")
+        return await self.sessions.revoke_other_sessions(principal)
 
     async def get_session(self, session_id: UUID) -> SessionOut:
-        async with self.db.connection() as connection:
-            row = await repository.get_session(connection, session_id)
-        if row is None:
-            raise SessionNotFound(f"no session {session_id}")
-        return SessionOut.model_validate(dict(row))
+        return await self.sessions.get_session(session_id)
 
     # -- players -----------------------------------------------------------------------------------------------------
 
@@ -472,7 +342,9 @@ class IdentityService:
             if changes:
                 row = await repository.update_player(connection, player_id, changes, now)
                 payload = events.PlayerUpdated(player_id=player_id, brand_id=row["brand_id"], changed=sorted(changes))
-                await repository.outbox(connection, [_event(events.PLAYER_UPDATED, payload, row["brand_id"], now)])
+                await repository.outbox(
+                    connection, [identity_event(events.PLAYER_UPDATED, payload, row["brand_id"], now)]
+                )
         self._players.invalidate(player_id)
         return ProfileOut.model_validate(dict(row))
 
@@ -548,25 +420,6 @@ class IdentityService:
                 reason=reason,
                 at=now,
             )
-            await repository.outbox(connection, [_event(events.KYC_CHANGED, payload, row["brand_id"], now)])
+            await repository.outbox(connection, [identity_event(events.KYC_CHANGED, payload, row["brand_id"], now)])
         self._players.invalidate(player_id)
         return await self.get_kyc(player_id)
-
-
-def _player_session(principal: Principal) -> tuple[UUID, UUID]:
-    if principal.kind != "player" or principal.session_id is None:
-        raise SessionRevoked("this token has no player session")
-    try:
-        return UUID(principal.subject), UUID(principal.session_id)
-    except ValueError:
-        raise SessionRevoked("this token has no player session") from None
-
-
-def _event(event_type: str, payload: Any, brand_id: str, at: datetime) -> Event:
-    return Event(
-        type=event_type,
-        payload=payload.model_dump(mode="json"),
-        occurred_at=at,
-        brand_id=brand_id,
-        trace_id=current_trace_id.get(),
-    )
