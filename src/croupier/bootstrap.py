@@ -93,8 +93,11 @@ async def bootstrap(
             )
             await platform.wallet.start()
             platform.clients["wallet"] = InProcessWalletClient(platform.wallet)
-        platform.token_signer = token_signer(settings, clock)
+        # Only the process that issues tokens creates a key file; other services verify with the configured key.
+        if settings.auth_secret is not None or "identity" in services:
+            platform.token_signer = token_signer(settings, clock)
         if "identity" in services:
+            assert platform.token_signer is not None
             platform.identity = IdentityService(
                 db,
                 currencies,

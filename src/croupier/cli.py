@@ -78,6 +78,9 @@ def serve(
     if unknown:
         err.print(f"[red]unknown service(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}[/red]")
         raise typer.Exit(2)
+    if "identity" in service and "wallet" not in service:
+        err.print("[red]identity opens wallet accounts in-process: serve it with --service wallet as well[/red]")
+        raise typer.Exit(2)
     settings = _settings(None, database_url_, host=host, port=port)
     if not settings.database_url:
         err.print("[red]croupier serve needs --database-url or CROUPIER_DATABASE_URL[/red]")

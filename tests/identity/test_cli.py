@@ -94,3 +94,9 @@ def test_admin_create_when_password_short_or_role_unknown_exits_2(database_url: 
     )
     assert unknown.exit_code == 2
     assert _admin(database_url, "a@example.com") is None
+
+
+def test_serve_when_identity_without_wallet_exits_2() -> None:
+    result = runner.invoke(app, ["serve", "--service", "identity", "--database-url", "postgresql://unused/db"])
+    assert result.exit_code == 2
+    assert "--service wallet" in result.output
