@@ -6,8 +6,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 import pytest
 
+from croupier.app import build_app
+from croupier.bootstrap import bootstrap, shutdown
 from croupier.compliance.client import RegistrationFacts, Verdict
 from croupier.identity.errors import LoginRefused, RegistrationRefused
 from croupier.identity.schemas import (
@@ -19,7 +22,8 @@ from croupier.identity.schemas import (
 )
 from croupier.identity.service import IdentityService
 from croupier.kit.auth import Principal
-from tests.identity.conftest import BRAND, PASSWORD, Login, Register, registration
+from croupier.kit.config import Settings
+from tests.identity.conftest import BRAND, PASSWORD, Login, Register, brand_request, registration
 
 DOCUMENT = {"type": "passport", "number_last4": "1111", "issuing_country": "GB", "expires_on": "2030-01-01"}
 
@@ -149,3 +153,27 @@ async def test_login_when_gate_denies_for_another_reason_is_refused(
     with pytest.raises(LoginRefused) as refused:
         await identity.login(LoginRequest(brand_id=BRAND, email=player.email, password=PASSWORD), ip="192.0.2.4")
     assert refused.value.extensions["reason"] == "player_blocked"
+
+
+async def test_gate_when_request_came_through_a_trusted_proxy_gets_the_forwarded_client_ip(
+    settings: Settings, database_url: str
+) -> None:
+    behind_proxy = settings.model_copy(update={"trusted_proxies": ["10.0.0.0/8"]})
+    platform = await bootstrap(behind_proxy, database_url)
+    try:
+        assert platform.identity is not None
+        await platform.identity.brands.create(brand_request())
+        gate = ScriptedGate("allowed")
+        platform.identity.set_gate(gate)
+        transport = httpx.ASGITransport(app=build_app(platform), client=("10.0.0.2", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity.test") as http:
+            response = await http.post(
+                f"/v1/identity/brands/{BRAND}/players",
+                json=registration().model_dump(mode="json"),
+                headers={"X-Forwarded-For": "1.1.1.1, 198.51.100.23"},
+            )
+        assert response.status_code == 201, response.text
+        ((_, _, context, _),) = gate.calls
+        assert context == {"ip": "198.51.100.23"}
+    finally:
+        await shutdown(platform)

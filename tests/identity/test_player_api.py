@@ -184,3 +184,13 @@ async def test_admin_token_when_used_on_player_endpoints_answers_403(
     token = await admin_token("admin")  # type: ignore[operator]
     response = await http.get("/v1/identity/me", headers=bearer(token))
     assert response.status_code == 403
+
+
+async def test_logout_when_called_by_one_player_leaves_another_players_session_open(
+    http: httpx.AsyncClient, login: Login, alice: ProfileOut, bob: ProfileOut
+) -> None:
+    alice_tokens = await _tokens(login, alice)
+    bob_tokens = await _tokens(login, bob)
+    assert (await http.post("/v1/identity/logout", json={}, headers=bearer(bob_tokens.access_token))).status_code == 204
+    assert (await http.get("/v1/identity/me", headers=bearer(alice_tokens.access_token))).status_code == 200
+    assert (await http.get("/v1/identity/me", headers=bearer(bob_tokens.access_token))).status_code == 401
