@@ -9,6 +9,7 @@
 """
 
 import asyncio
+import os
 import socket
 import subprocess
 import uuid
@@ -26,6 +27,10 @@ from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.wallet.client import HttpWalletClient, InProcessWalletClient, WalletClient
 
 TEMPLATE = "croupier_template"
+TEST_AUTH_SECRET = "test-secret-0123456789-abcdefghijklmnop"
+# Every Settings() built by a test (and every croupier process a test starts) signs tokens with this key, so no test
+# creates a key file in the repository's .croupier directory.
+os.environ.setdefault("CROUPIER_AUTH_SECRET", TEST_AUTH_SECRET)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +74,7 @@ def database_url(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[str
 @pytest.fixture
 def settings() -> Settings:
     # A fixed token key, so tests never create one in the repository's .croupier directory.
-    return Settings(wallet_hold_sweep_seconds=0.2, auth_secret="test-secret-0123456789-abcdefghijklmnop")  # type: ignore[arg-type]
+    return Settings(wallet_hold_sweep_seconds=0.2, auth_secret=TEST_AUTH_SECRET)  # type: ignore[arg-type]
 
 
 @pytest.fixture
