@@ -284,6 +284,9 @@ def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
             if parameter["in"] == "path" and parameter["name"] == "brand_id":
                 # Brands are named by a slug, not a UUID.
                 assert parameter["schema"]["pattern"] == BRAND_ID_PATTERN, f"{method.upper()} {path}"
+            elif parameter["in"] == "path" and parameter["name"] in ("kind", "period"):
+                # Limit kinds and periods: a closed list of names.
+                assert parameter["schema"]["enum"], f"{method.upper()} {path}"
             elif parameter["in"] == "path":
                 assert parameter["schema"] == {
                     "type": "string",

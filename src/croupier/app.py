@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 import croupier
 from croupier.bootstrap import DEFAULT_SERVICES, Platform, bootstrap, shutdown
+from croupier.compliance import api as compliance_api
 from croupier.identity import api as identity_api
 from croupier.kit.config import Settings
 from croupier.kit.http import GuardMiddleware, install_error_handlers, problem_response
@@ -61,6 +62,10 @@ def build_app(
         openapi_tags=[
             {"name": "wallet", "description": "Double-entry ledger: accounts, transfers, holds."},
             {"name": "identity", "description": "Brands, players, sessions and tokens, back-office users, KYC."},
+            {
+                "name": "compliance",
+                "description": "Limits, time-outs, self-exclusions, reality checks, and the gate's decision log.",
+            },
         ],
     )
     app.state.platform = None
@@ -77,6 +82,8 @@ def build_app(
         _add_routes(app, wallet_api.router)
     if "identity" in served:
         _add_routes(app, identity_api.router)
+    if "compliance" in served:
+        _add_routes(app, compliance_api.router)
 
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:
@@ -142,5 +149,6 @@ def _attach(app: FastAPI, platform: Platform) -> None:
     app.state.platform = platform
     app.state.wallet = platform.wallet
     app.state.identity = platform.identity
+    app.state.compliance = platform.compliance
     app.state.token_signer = platform.token_signer
     app.state.trusted_proxies = tuple(platform.settings.trusted_proxies)

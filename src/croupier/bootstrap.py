@@ -1,11 +1,22 @@
 """The composition root: builds the services of one process from the settings (one `bootstrap()` per process)."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from croupier.compliance.client import ComplianceGate, InProcessComplianceGate
+from croupier.compliance.directory import (
+    IdentityPlayerDirectory,
+    RegisterAdapter,
+    country_resolver,
+    shipped_country_database,
+)
+from croupier.compliance.ports import ExclusionRegister
+from croupier.compliance.register import HttpSelfExclusionRegister
+from croupier.compliance.service import ComplianceService
 from croupier.identity.client import IdentityClient, InProcessIdentityClient
 from croupier.identity.service import IdentityService
 from croupier.kit.auth import TokenSigner, load_or_create_secret
@@ -19,9 +30,13 @@ from croupier.wallet.client import InProcessWalletClient, WalletClient
 from croupier.wallet.service import WalletService
 
 #: (schema, package) of every service with migrations, in the order they are applied.
-SERVICES: tuple[tuple[str, str], ...] = (("wallet", "croupier.wallet"), ("identity", "croupier.identity"))
+SERVICES: tuple[tuple[str, str], ...] = (
+    ("wallet", "croupier.wallet"),
+    ("identity", "croupier.identity"),
+    ("compliance", "croupier.compliance"),
+)
 #: What `croupier up` (and a bootstrap without `services`) runs.
-DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity")
+DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity", "compliance")
 
 
 @dataclass
@@ -32,6 +47,7 @@ class Platform:
     services: tuple[str, ...]
     wallet: WalletService | None = None
     identity: IdentityService | None = None
+    compliance: ComplianceService | None = None
     token_signer: TokenSigner | None = None
     clients: dict[str, Any] = field(default_factory=dict)
 
@@ -44,6 +60,11 @@ class Platform:
     def identity_client(self) -> IdentityClient:
         client: IdentityClient = self.clients["identity"]
         return client
+
+    @property
+    def gate(self) -> ComplianceGate:
+        gate: ComplianceGate = self.clients["compliance"]
+        return gate
 
 
 def token_signer(settings: Settings, clock: Clock = system_clock) -> TokenSigner:
@@ -77,6 +98,8 @@ async def bootstrap(
     """Build the services of this process. `clock` is the time source of identity (tests move it)."""
     if "identity" in services and "wallet" not in services:
         raise ValueError("identity opens players' wallet accounts in-process: run it together with the wallet")
+    if "compliance" in services and not {"wallet", "identity"} <= set(services):
+        raise ValueError("the compliance gate reads players and wallet events in-process: run it with both")
     await migrate(url, services)
     db = Database(url, min_size=2, max_size=settings.db_pool_size)
     await db.connect()
@@ -108,6 +131,29 @@ async def bootstrap(
                 refresh_token_days=settings.refresh_token_days,
             )
             platform.clients["identity"] = InProcessIdentityClient(platform.identity)
+        if "compliance" in services:
+            register: ExclusionRegister | None = None
+            if settings.self_exclusion_register_url:
+                key = settings.self_exclusion_register_api_key
+                register = RegisterAdapter(
+                    HttpSelfExclusionRegister(
+                        settings.self_exclusion_register_url,
+                        key.get_secret_value() if key else "",
+                        timeout_seconds=settings.self_exclusion_register_timeout,
+                    )
+                )
+            platform.compliance = ComplianceService(
+                db,
+                IdentityPlayerDirectory(platform.clients["identity"]),
+                platform.clients["wallet"],
+                clock=clock,
+                country_of=country_resolver(await asyncio.to_thread(shipped_country_database)),
+                register=register,
+            )
+            await platform.compliance.start()
+            platform.clients["compliance"] = InProcessComplianceGate(platform.compliance)
+            assert platform.identity is not None
+            platform.identity.set_gate(platform.clients["compliance"])
     except BaseException:
         await db.close()
         raise
@@ -115,6 +161,8 @@ async def bootstrap(
 
 
 async def shutdown(platform: Platform) -> None:
+    if platform.compliance is not None:
+        await platform.compliance.stop()
     if platform.wallet is not None:
         await platform.wallet.stop()
     await platform.db.close()

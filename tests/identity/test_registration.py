@@ -36,8 +36,9 @@ async def test_register_when_valid_opens_an_active_player_with_a_wallet_cash_acc
 
 
 async def test_register_when_under_min_age_without_gate_is_refused_underage(
-    register: Register, clock: ManualClock
+    register: Register, clock: ManualClock, identity: IdentityService
 ) -> None:
+    identity.set_gate(None)  # identity alone (no compliance service) still refuses minors itself
     seventeen = clock().date().replace(year=clock().date().year - 17)
     with pytest.raises(Underage):
         await register(date_of_birth=seventeen)
@@ -54,7 +55,10 @@ async def test_register_when_currency_not_offered_by_brand_is_refused(register: 
         await register(currency="USD")
 
 
-async def test_register_when_country_not_allowed_without_gate_is_refused(register: Register) -> None:
+async def test_register_when_country_not_allowed_without_gate_is_refused(
+    register: Register, identity: IdentityService
+) -> None:
+    identity.set_gate(None)
     with pytest.raises(CountryNotAllowed):
         await register(country="US")
 
@@ -154,6 +158,9 @@ async def test_login_when_registration_was_interrupted_completes_it(flaky: Ident
     assert isinstance(player.wallet_account_id, UUID)
 
 
-async def test_register_when_date_of_birth_in_future_is_refused_underage(register: Register) -> None:
+async def test_register_when_date_of_birth_in_future_is_refused_underage(
+    register: Register, identity: IdentityService
+) -> None:
+    identity.set_gate(None)
     with pytest.raises(Underage):
         await register(date_of_birth=date(2100, 1, 1))

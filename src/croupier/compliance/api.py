@@ -3,6 +3,7 @@ checks; back-office users read a player's decisions, limits and exclusions. HTTP
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -104,7 +105,7 @@ async def set_my_reality_check(body: schemas.RealityCheckRequest, request: Reque
     responses=_ERRORS,
 )
 async def player_decisions(
-    player_id: str,
+    player_id: UUID,
     request: Request,
     admin: Reader,
     since: datetime | None = None,
@@ -121,8 +122,8 @@ async def player_decisions(
     summary="A player's limits (roles: support, risk, admin)",
     responses=_ERRORS,
 )
-async def player_limits(player_id: str, request: Request, admin: Reader) -> Any:
-    return await _service(request).get_limits(player_id)
+async def player_limits(player_id: UUID, request: Request, admin: Reader) -> Any:
+    return await _service(request).get_limits(str(player_id))
 
 
 @router.get(
@@ -131,5 +132,5 @@ async def player_limits(player_id: str, request: Request, admin: Reader) -> Any:
     summary="A player's time-outs and self-exclusions (roles: support, risk, admin)",
     responses=_ERRORS,
 )
-async def player_exclusions(player_id: str, request: Request, admin: Reader) -> Any:
-    return await _service(request).get_exclusions(player_id)
+async def player_exclusions(player_id: UUID, request: Request, admin: Reader) -> Any:
+    return await _service(request).get_exclusions(str(player_id))

@@ -4,6 +4,7 @@ Players and brands belong to the identity service, the country database and the 
 the gate sees them only through these protocols, so each can be replaced (and the gate tested against the real ones).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
@@ -69,5 +70,5 @@ class NoExclusionRegister:
         return "not_excluded", "no register configured"
 
 
-class CountryResolver(Protocol):
-    def __call__(self, ip: str) -> str | None: ...
+#: The country (ISO 3166-1 alpha-2) an IP address is registered in; None when unknown (private, unassigned, invalid).
+CountryResolver = Callable[[str], str | None]

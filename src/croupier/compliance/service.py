@@ -75,6 +75,9 @@ class ComplianceService:
 
     async def stop(self) -> None:
         self._cache.clear()
+        close = getattr(self.register, "aclose", None)
+        if close is not None:
+            await close()
 
     # -- the gate -------------------------------------------------------------------------------------------------
 
