@@ -305,6 +305,47 @@ def bench_wallet(
         report.render(console)
 
 
+@bench_app.command("gate")
+def bench_gate(
+    players: Annotated[int, typer.Option(min=2, help="Registered players (half of them with money limits).")] = 200,
+    checks: Annotated[int, typer.Option(min=10, help="Checks per scenario, sequential and again concurrent.")] = 2000,
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks of the concurrent part.")] = 16,
+    bench_database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Run on this database instead of a temporary embedded one.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with every number.")] = False,
+) -> None:
+    """Latency of the compliance gate in-process (bets, deposits, logins), with and without money limits."""
+    from rich.table import Table
+
+    from croupier.bench.gate import GateBenchOptions, run_gate_bench
+
+    options = GateBenchOptions(players=players, checks=checks, concurrency=concurrency, database_url=bench_database_url)
+    report = run_gate_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    table = Table(title="croupier bench gate (in-process)")
+    for column in ("scenario", "p50 ms", "p95 ms", "p99 ms", "max ms", f"checks/s ({concurrency} tasks)", "denied"):
+        table.add_column(column)
+    for name, result in report["scenarios"].items():
+        sequential = result["sequential"]
+        table.add_row(
+            name,
+            str(sequential["p50_ms"]),
+            str(sequential["p95_ms"]),
+            str(sequential["p99_ms"]),
+            str(sequential["max_ms"]),
+            f"{result['concurrent']['checks_per_second']:,}",
+            str(sum(result["denied"].values())),
+        )
+    console.print(table)
+    target = report["target"]
+    console.print(
+        f"{target['target']}: {target['measured_ms']} ms (required <= {target['required_ms']} ms): {target['verdict']}"
+    )
+
+
 geo_app = typer.Typer(no_args_is_help=True, help="IP address to country database (docs/geo.md).")
 simulate_app = typer.Typer(no_args_is_help=True, help="Simulators of outside parties, served over real HTTP.")
 app.add_typer(geo_app, name="geo")

@@ -113,7 +113,9 @@ async def player_decisions(
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
-    return await _service(request).decisions(player_id=player_id, since=since, until=until, cursor=cursor, limit=limit)
+    return await _service(request).decisions(
+        player_id=str(player_id), since=since, until=until, cursor=cursor, limit=limit
+    )
 
 
 @router.get(
