@@ -45,21 +45,38 @@ class ActivityProjector:
         self._owners: dict[UUID, str | None] = {}  # wallet account -> player id (None: not a player account)
         self._lock = asyncio.Lock()
         self._cursor: str | None = None  # last cursor this process saw saved (a hint; the table is the truth)
+        # Single flight: every caller takes a ticket; a catch-up that starts reading after a caller arrived covers
+        # that caller too, so callers queued behind it return at once instead of reading the feed again.
+        self._tickets = 0
+        self._covered = 0
 
     async def catch_up(self) -> int:
-        """Apply every event the wallet has published since the stored cursor; return how many were applied."""
+        """Apply every event the wallet has published since the stored cursor; return how many were applied.
+
+        Everything the wallet had published when this call began is applied when it returns.
+        """
+        self._tickets += 1
+        ticket = self._tickets
         async with self._lock:
-            applied = 0
-            while True:
-                # The common case first: nothing new after the cursor we know, one read and no transaction.
-                if self._cursor is not None:
-                    probe = await self._wallet.read_events(after=self._cursor, limit=1)
-                    if not probe.items:
-                        return applied
-                count, more = await self._apply_page()
-                applied += count
-                if not more:
+            if self._covered >= ticket:  # a catch-up that began after we arrived has finished
+                return 0
+            begin = self._tickets
+            applied = await self._catch_up()
+            self._covered = begin
+            return applied
+
+    async def _catch_up(self) -> int:
+        applied = 0
+        while True:
+            # The common case first: nothing new after the cursor we know, one read and no transaction.
+            if self._cursor is not None:
+                probe = await self._wallet.read_events(after=self._cursor, limit=1)
+                if not probe.items:
                     return applied
+            count, more = await self._apply_page()
+            applied += count
+            if not more:
+                return applied
 
     async def _apply_page(self) -> tuple[int, bool]:
         async with self._db.transaction() as connection:
