@@ -90,7 +90,12 @@ async def my_reality_check(
     return await _service(request).reality_check(player.subject, session_started_at)
 
 
-@router.put("/me/reality-check", summary="Set my reality-check interval", responses=_ERRORS)
+@router.put(
+    "/me/reality-check",
+    response_model=schemas.RealityCheckRequest,
+    summary="Set my reality-check interval",
+    responses=_ERRORS,
+)
 async def set_my_reality_check(body: schemas.RealityCheckRequest, request: Request, player: Player) -> Any:
     return await _service(request).set_reality_check(player.subject, body.interval_minutes)
 

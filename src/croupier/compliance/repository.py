@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from croupier.compliance.rules import PERIOD_HOURS, Activity, Exclusion, Limit
+from croupier.kit.outbox import Event, write_events
 
 
 async def load_limits(connection: Any, player_id: str) -> list[Limit]:
@@ -252,3 +253,7 @@ async def list_decisions(
         limit,
     )
     return rows
+
+
+async def write_compliance_events(connection: Any, events: Sequence[Event]) -> None:
+    await write_events(connection, "compliance", events)

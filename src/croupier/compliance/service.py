@@ -31,6 +31,8 @@ from croupier.compliance.ports import (
 from croupier.kit.clock import Clock, system_clock
 from croupier.kit.db import Database
 from croupier.kit.ids import uuid7
+from croupier.kit.outbox import Event
+from croupier.kit.tracing import current_trace_id
 from croupier.wallet.client import WalletClient
 
 logger = logging.getLogger(__name__)
@@ -413,16 +415,29 @@ class ComplianceService:
                     "requested_at": now,
                 },
             )
+            result = {
+                "kind": kind,
+                "period": period,
+                "requested": amount,
+                "in_force": values["amount"],
+                "effective_at": effective_at,
+                "immediate": effective_at == now,
+            }
+            await repository.write_compliance_events(
+                connection,
+                [
+                    Event(
+                        "compliance.limit.changed",
+                        {"player_id": player_id, **result, "effective_at": effective_at.isoformat()},
+                        now,
+                        brand_id=player.brand_id,
+                        trace_id=current_trace_id.get(),
+                    )
+                ],
+            )
             await repository.bump_player_version(connection, player_id)
         self._evict(player_id)
-        return {
-            "kind": kind,
-            "period": period,
-            "requested": amount,
-            "in_force": values["amount"],
-            "effective_at": effective_at,
-            "immediate": effective_at == now,
-        }
+        return result
 
     # -- time-outs and self-exclusions ------------------------------------------------------------------------------
 
@@ -461,6 +476,23 @@ class ComplianceService:
                     "reason": reason,
                     "created_at": now,
                 },
+            )
+            await repository.write_compliance_events(
+                connection,
+                [
+                    Event(
+                        "compliance.exclusion.started",
+                        {
+                            "player_id": player_id,
+                            "kind": kind,
+                            "starts_at": now.isoformat(),
+                            "ends_at": ends_at.isoformat(),
+                        },
+                        now,
+                        brand_id=player.brand_id,
+                        trace_id=current_trace_id.get(),
+                    )
+                ],
             )
             await repository.bump_player_version(connection, player_id)
         self._evict(player_id)
