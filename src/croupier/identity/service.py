@@ -123,12 +123,14 @@ class IdentityService:
             existing = await repository.find_player_by_email(connection, brand_id, request.email)
         if existing is not None:
             return await self._retry_registration(existing, request.password)
+        # The id is chosen before the gate decides, so the registration verdict is logged under the player it made.
+        player_id = uuid7()
         await self._check_registration(
-            brand_id, brand.min_age, brand.allowed_countries, brand.denied_countries, request, ip
+            brand_id, brand.min_age, brand.allowed_countries, brand.denied_countries, request, ip, player_id
         )
         now = self.clock()
         values = {
-            "id": uuid7(),
+            "id": player_id,
             "brand_id": brand_id,
             "email": request.email,
             "password_hash": await hash_password(request.password),
@@ -162,6 +164,7 @@ class IdentityService:
         denied_countries: list[str],
         request: RegisterPlayerRequest,
         ip: str,
+        player_id: UUID,
     ) -> None:
         if self._gate is None:
             # Without the compliance service, identity still enforces the brand's age and country rules itself.
@@ -181,7 +184,7 @@ class IdentityService:
             last_name=request.last_name,
             postcode=request.postcode,
         )
-        verdict = await self._ask_gate(None, "register", ip, registration=facts)
+        verdict = await self._ask_gate(str(player_id), "register", ip, registration=facts)
         if not verdict.allowed:
             raise RegistrationRefused(
                 verdict.detail or f"registration refused: {verdict.reason}",
