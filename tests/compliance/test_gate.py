@@ -42,7 +42,6 @@ async def test_register_when_underage_is_refused_and_logged_with_its_inputs(casi
     assert decision["action"] == "register"
     assert decision["allowed"] is False
     assert (decision["reason"], decision["rule"], decision["rule_version"]) == ("underage", "age", 1)
-    assert decision["player_id"] is None
     assert decision["brand_id"] == BRAND
     assert decision["inputs"]["registration"] == {
         "country": "GB",
