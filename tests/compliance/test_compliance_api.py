@@ -10,6 +10,7 @@ import pytest
 
 from croupier.identity.schemas import ProfileOut
 from croupier.kit.clock import ManualClock
+from croupier.wallet.client import ReverseTransferRequest
 from tests.compliance.conftest import Casino, bearer, http_login
 
 ME = "/v1/compliance/me"
@@ -336,3 +337,41 @@ async def test_reality_check_when_due_steps_by_the_interval_and_shows_the_sessio
     token = (await http_login(api, player)).access_token
     check = (await api.get(f"{ME}/reality-check", params=params, headers=bearer(token))).json()
     assert datetime.fromisoformat(check["next_due_at"]) == started + timedelta(minutes=80)
+
+
+@pytest.mark.parametrize("started", ["2026-01-01T00:00:00", "yesterday", ""])
+async def test_reality_check_when_session_start_is_not_an_aware_time_answers_422(
+    casino: Casino, api: httpx.AsyncClient, started: str
+) -> None:
+    player = await casino.register()
+    token = (await http_login(api, player)).access_token
+    response = await api.get(f"{ME}/reality-check", params={"session_started_at": started}, headers=bearer(token))
+    assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("name", ["since", "until"])
+async def test_decisions_when_time_filter_has_no_offset_answer_a_page_or_422_never_500(
+    casino: Casino, api: httpx.AsyncClient, name: str
+) -> None:
+    ann = await casino.register()
+    token = await casino.admin_token("support")
+    response = await api.get(decisions_url(ann), params={name: "2026-01-01T00:00:00"}, headers=bearer(token))
+    assert response.status_code in (200, 422), response.text
+
+
+async def test_reality_check_when_a_bet_of_the_session_was_reversed_does_not_count_its_stake(
+    casino: Casino, api: httpx.AsyncClient
+) -> None:
+    player = await casino.register()
+    await casino.deposit(player, 5000)
+    tokens = await http_login(api, player)
+    started = (await casino.identity.get_session(tokens.session_id)).created_at
+    await casino.bet(player, 300)
+    await casino.bet(player, 200)
+    page = await casino.wallet.list_transfers(account_id=player.wallet_account_id, limit=1)
+    (voided,) = page.items  # the round of the 200 stake was voided: the wallet gave the stake back
+    await casino.wallet.reverse(ReverseTransferRequest(idempotency_key="void-round", transfer_id=voided.id))
+    params = {"session_started_at": started.isoformat()}
+    check = (await api.get(f"{ME}/reality-check", params=params, headers=bearer(tokens.access_token))).json()
+    assert await casino.balance(player) == 5000 - 300
+    assert (check["wagered"], check["won"], check["net_result"]) == (300, 0, -300)
