@@ -8,10 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from croupier.identity.schemas import ProfileOut
+from croupier.identity.schemas import ProfileOut, UpdateBrandRequest
 from croupier.kit.clock import ManualClock
 from croupier.wallet.client import ReverseTransferRequest
 from tests.compliance.conftest import Casino, bearer, http_login
+from tests.identity.conftest import BRAND
 
 ME = "/v1/compliance/me"
 
@@ -375,3 +376,14 @@ async def test_reality_check_when_a_bet_of_the_session_was_reversed_does_not_cou
     check = (await api.get(f"{ME}/reality-check", params=params, headers=bearer(tokens.access_token))).json()
     assert await casino.balance(player) == 5000 - 300
     assert (check["wagered"], check["won"], check["net_result"]) == (300, 0, -300)
+
+
+async def test_reality_check_when_brand_default_interval_is_zero_never_answers_500(
+    casino: Casino, api: httpx.AsyncClient
+) -> None:
+    await casino.identity.brands.update(BRAND, UpdateBrandRequest(reality_check_minutes=0))
+    player = await casino.register()
+    tokens = await http_login(api, player)
+    params = {"session_started_at": casino.clock().isoformat()}
+    response = await api.get(f"{ME}/reality-check", params=params, headers=bearer(tokens.access_token))
+    assert response.status_code < 500, response.text
