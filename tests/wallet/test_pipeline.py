@@ -321,3 +321,83 @@ async def test_replay_through_the_other_writer_returns_the_original_result(
     assert again == first
     with pytest.raises(IdempotencyConflict):  # same key, different content
         await InProcessWalletClient(second_writer).transfer(bet(player.id, bankroll.id, 121, request.idempotency_key))
+
+
+@pytest.mark.parametrize("attempt", range(5))
+async def test_duplicate_submitted_at_once_when_funds_cover_one_is_applied_once_and_replayed(
+    platform: Platform, client: WalletClient, bankroll: AccountOut, db: asyncpg.Connection, attempt: int
+) -> None:
+    """The duplicate lands in the batch after its original, while the original is being written (a double click,
+    or a client's retry after a timeout). It must be answered with the original result, not refused for lack of
+    the funds its own original took."""
+    player = await open_funded(client, bankroll, 100)
+    request = bet(player.id, bankroll.id, 80)
+    first, second = await asyncio.gather(client.transfer(request), client.transfer(request), return_exceptions=True)
+    assert not isinstance(first, BaseException), first
+    assert not isinstance(second, BaseException), second
+    assert first == second
+    assert (await client.get_balance(player.id)).posted == 20
+    count = await db.fetchval("SELECT count(*) FROM wallet.transfers WHERE request_key = $1", request.idempotency_key)
+    assert count == 1
+
+
+async def test_original_arriving_with_its_tombstone_in_flight_is_refused_as_tombstoned(
+    platform: Platform, client: WalletClient, bankroll: AccountOut
+) -> None:
+    from croupier.wallet.client import TransferTombstoned
+
+    # 50 cannot cover the bet of 80: only the tombstone may explain its refusal.
+    player = await open_funded(client, bankroll, 50)
+    original = bet(player.id, bankroll.id, 80)
+    rollback = ReverseTransferRequest(
+        idempotency_key=key("rollback"), original_idempotency_key=original.idempotency_key, type="rollback"
+    )
+    reversal, late = await asyncio.gather(client.reverse(rollback), client.transfer(original), return_exceptions=True)
+    assert not isinstance(reversal, BaseException), reversal
+    assert reversal.status == "tombstoned"
+    assert isinstance(late, TransferTombstoned)
+    assert (await client.get_balance(player.id)).posted == 50
+
+
+async def test_second_reversal_while_the_first_is_in_flight_is_refused_as_already_reversed(
+    platform: Platform, client: WalletClient, bankroll: AccountOut
+) -> None:
+    from croupier.wallet.client import AlreadyReversed
+
+    player = await open_funded(client, bankroll, 10)
+    win = await client.transfer(deposit(bankroll.id, player.id, 90))
+    first, second = await asyncio.gather(
+        client.reverse(ReverseTransferRequest(idempotency_key=key("r1"), transfer_id=win.transfer.id)),
+        client.reverse(ReverseTransferRequest(idempotency_key=key("r2"), transfer_id=win.transfer.id)),
+        return_exceptions=True,
+    )
+    assert not isinstance(first, BaseException), first
+    assert isinstance(second, AlreadyReversed)
+    assert (await client.get_balance(player.id)).posted == 10
+
+
+async def test_writer_cancelled_mid_batch_answers_every_waiting_caller(
+    platform: Platform, client: WalletClient, bankroll: AccountOut, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from croupier.kit.errors import ServiceUnavailable
+
+    player = await open_funded(client, bankroll, 1000)
+    assert platform.wallet is not None
+    writer = platform.wallet.writer
+    real_write = repository.write_batch
+    stuck = asyncio.Event()
+
+    async def write_that_hangs(connection: Any, *args: Any) -> None:
+        stuck.set()
+        await asyncio.sleep(3600)
+        await real_write(connection, *args)
+
+    monkeypatch.setattr(repository, "write_batch", write_that_hangs)
+    calls = [asyncio.create_task(client.transfer(bet(player.id, bankroll.id, 1))) for _ in range(6)]
+    await asyncio.wait_for(stuck.wait(), 10)
+    assert writer._task is not None
+    writer._task.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+    assert all(isinstance(result, ServiceUnavailable) for result in results), results
+    with pytest.raises(ServiceUnavailable):  # a stopped writer refuses new work instead of queueing it forever
+        await client.transfer(bet(player.id, bankroll.id, 1))

@@ -67,6 +67,26 @@ class _Applied:
         """The touched accounts as they will be once this batch commits."""
         return {account_id: self.applier.accounts[account_id] for account_id in self.applier.touched}
 
+    def depends_on(self, commands: list[Command]) -> bool:
+        """Would any of `commands` read a record this batch is still writing?
+
+        The next batch sees this batch's account totals (the overlay) but reads idempotency records and transfers
+        from the database, where this batch's rows are not committed yet. A command that names one of them (the
+        same key again, a reversal of one of its keys, a tombstone's key, a hold or transfer it creates, resolves or
+        reverses) would be decided without it: a duplicate bet refused for lack of the funds its own original took.
+        Such a batch waits for this one and takes the locked path, where it reads them committed.
+        """
+        keys = {key for key, *_ in self.applier.new_requests}
+        ids = {row["id"] for row in self.applier.new_transfers}
+        ids.update(row["hold_id"] for row in self.applier.new_transfers if row["hold_id"] is not None)
+        ids.update(row["reverses_id"] for row in self.applier.new_transfers if row["reverses_id"] is not None)
+        for command in commands:
+            if command.key in keys or (command.target_key is not None and command.target_key in keys):
+                return True
+            if command.hold_id in ids or command.target_id in ids:
+                return True
+        return False
+
 
 @dataclass(slots=True)
 class _InFlight:
@@ -108,9 +128,11 @@ class LedgerWriter:
         """Finish every command already submitted, then stop."""
         self._stopping = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            if task.done():  # it died (cancelled): its callers were already answered
+                return
+            await task
 
     async def submit(self, command: Command) -> Outcome:
         if self._stopping or self._task is None:
@@ -123,8 +145,30 @@ class LedgerWriter:
     # -- the pipeline ---------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        in_flight: list[_InFlight] = []  # at most one: the batch being written
+        current: list[_Entry] = []  # the batch being read, applied or written on the locked path
+        try:
+            await self._pipeline(in_flight, current)
+        except BaseException:
+            # Cancelled (or a bug): no caller may wait forever. Their commands may or may not have been written;
+            # they retry with the same idempotency key and learn which.
+            pending = [entry for flight in in_flight for entry in flight.entries] + current + list(self._queue)
+            self._queue.clear()
+            for _, future in pending:
+                if not future.done():
+                    future.set_result(
+                        Outcome(error=ServiceUnavailable("the ledger writer stopped; retry with the same key"))
+                    )
+            for flight in in_flight:
+                flight.write.cancel()
+            self._stopping = True
+            raise
+
+    async def _pipeline(self, tracked: list[_InFlight], current: list[_Entry]) -> None:
         in_flight: _InFlight | None = None
         while True:
+            tracked[:] = [in_flight] if in_flight is not None else []
+            current.clear()
             if not self._queue:
                 if in_flight is not None:
                     # New commands are read and applied while the write runs; the write's end answers its callers.
@@ -147,15 +191,17 @@ class LedgerWriter:
                 # Otherwise a closed loop of callers would arrive, and be answered, as one batch forever.
                 size = (size + 1) // 2
             entries = [self._queue.popleft() for _ in range(size)]
+            current.extend(entries)
             commands = [command for command, _ in entries]
             applied: _Applied | None = None
-            if self._optimistic and self._locked_batches_left == 0:
+            depends = in_flight is not None and in_flight.applied.depends_on(commands)
+            if self._optimistic and self._locked_batches_left == 0 and not depends:
                 overlay = in_flight.applied.totals_after() if in_flight is not None else {}
                 try:
                     applied = await self._apply_optimistically(commands, overlay)
                 except Exception as failure:  # the locked path below retries, waits for the database, isolates
                     logger.debug("optimistic read of a ledger batch failed (%r); taking the locked path", failure)
-            elif self._locked_batches_left:
+            elif self._locked_batches_left and not depends:
                 self._locked_batches_left -= 1
             if in_flight is not None:
                 if not await self._settle(in_flight):
