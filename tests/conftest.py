@@ -14,6 +14,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +23,7 @@ import uvicorn
 
 from croupier.app import build_app
 from croupier.bootstrap import Platform, bootstrap, migrate, shutdown
+from croupier.kit.auth import Principal, ServiceTokens, TokenSigner
 from croupier.kit.config import Settings
 from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.wallet.client import HttpWalletClient, InProcessWalletClient, WalletClient
@@ -119,7 +121,7 @@ async def wallet_client(
     if request.param == "in_process":
         yield InProcessWalletClient(platform.wallet)  # type: ignore[arg-type]
         return
-    client = HttpWalletClient(http_base_url)
+    client = HttpWalletClient(http_base_url, token=ServiceTokens(token_signer_for_tests(), "tests"))
     yield client
     await client.aclose()
 
@@ -127,3 +129,14 @@ async def wallet_client(
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def token_signer_for_tests() -> TokenSigner:
+    """Signs tokens with the test deployment's key (every test process and child `croupier` process shares it)."""
+    return TokenSigner(os.environ["CROUPIER_AUTH_SECRET"], lifetime=timedelta(minutes=15))
+
+
+def service_headers(service: str = "tests") -> dict[str, str]:
+    """Authorization for the internal APIs (the wallet): a service token of the test deployment."""
+    token, _ = token_signer_for_tests().issue(Principal("service", service))
+    return {"authorization": f"Bearer {token}"}

@@ -10,6 +10,7 @@ import croupier
 from croupier.bootstrap import DEFAULT_SERVICES, Platform, bootstrap, shutdown
 from croupier.compliance import api as compliance_api
 from croupier.identity import api as identity_api
+from croupier.kit.auth import InternalApiGuard
 from croupier.kit.config import Settings
 from croupier.kit.http import GuardMiddleware, install_error_handlers, problem_response
 from croupier.kit.http_commands import JsonCommandDispatcher
@@ -76,6 +77,8 @@ def build_app(
     served = platform.services if platform else services
     if "wallet" in served:
         app.add_middleware(JsonCommandDispatcher, commands=wallet_api.COMMANDS)
+        # The wallet is an internal API: services and back-office users only, on both paths to it.
+        app.add_middleware(InternalApiGuard, prefixes=("/v1/wallet",))
     # Added last, so outermost: limits, content type and trace ids apply to the command path as well.
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
     if "wallet" in (platform.services if platform else services):

@@ -18,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from tests.conftest import service_headers
+
 MAX_MINOR_UNITS = 2**63 - 1
 ONE_MIB = 1024 * 1024
 BRAND = "brand-bad-input"
@@ -128,7 +130,7 @@ def fresh_id(world: World) -> str:
 
 @pytest.fixture
 async def client(http_base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=http_base_url, timeout=60.0) as http:
+    async with httpx.AsyncClient(base_url=http_base_url, timeout=60.0, headers=service_headers()) as http:
         yield http
 
 

@@ -17,7 +17,7 @@ import pytest
 from croupier.bootstrap import Platform
 from croupier.wallet.client import AccountOut, CreateTransferRequest, InsufficientFunds, WalletClient
 from croupier.wallet.verify import verify_ledger
-from tests.conftest import free_port
+from tests.conftest import free_port, service_headers
 from tests.wallet.conftest import OpenPlayer, key
 
 
@@ -124,7 +124,7 @@ def two_wallet_processes(database_url: str) -> Iterator[list[str]]:
 
 @pytest.fixture
 async def http_clients(two_wallet_processes: list[str]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    clients = [httpx.AsyncClient(base_url=url, timeout=30) for url in two_wallet_processes]
+    clients = [httpx.AsyncClient(base_url=url, timeout=30, headers=service_headers()) for url in two_wallet_processes]
     yield clients
     for client in clients:
         await client.aclose()

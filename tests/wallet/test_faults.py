@@ -37,6 +37,7 @@ from croupier.wallet.client import (
     WalletClient,
 )
 from croupier.wallet.verify import verify_ledger
+from tests.conftest import TEST_AUTH_SECRET, service_headers
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +71,7 @@ def _env() -> dict[str, str]:
     """The test's environment without any CROUPIER_ setting of the caller's shell, plus a quiet log level."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("CROUPIER_")}
     env["CROUPIER_LOG_LEVEL"] = "warning"
+    env["CROUPIER_AUTH_SECRET"] = TEST_AUTH_SECRET  # the deployment's token key: the test signs service tokens with it
     return env
 
 
@@ -158,7 +160,7 @@ def _start_croupier(data_dir: Path, log: Path, started: list["subprocess.Popen[b
 
 async def _wait_ready(croupier: Croupier) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
-    async with httpx.AsyncClient(base_url=croupier.base_url, timeout=2.0) as http:
+    async with httpx.AsyncClient(base_url=croupier.base_url, headers=service_headers(), timeout=2.0) as http:
         while time.monotonic() < deadline:
             if croupier.process.poll() is not None:
                 pytest.fail(f"croupier up exited with {croupier.process.returncode}:\n{_log_tail(croupier.log)}")
@@ -366,7 +368,9 @@ async def test_kill_9_mid_load_loses_and_duplicates_nothing(tmp_path: Path) -> N
         await _wait_ready(first)
         limits = httpx.Limits(max_connections=WORKERS * 2, max_keepalive_connections=WORKERS * 2)
         load = Load()
-        async with httpx.AsyncClient(base_url=first.base_url, timeout=10.0, limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=first.base_url, headers=service_headers(), timeout=10.0, limits=limits
+        ) as http:
             house_id, player_ids = await _open_accounts_http(http)
             stop = asyncio.Event()
             deadline = time.monotonic() + 30
@@ -390,7 +394,9 @@ async def test_kill_9_mid_load_loses_and_duplicates_nothing(tmp_path: Path) -> N
         await _wait_ready(second)
         assert not any(_pid_alive(pid) for pid in orphans), "the orphan PostgreSQL was not shut down at start"
 
-        async with httpx.AsyncClient(base_url=second.base_url, timeout=30.0, limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=second.base_url, headers=service_headers(), timeout=30.0, limits=limits
+        ) as http:
             # (a) every acknowledged transfer replays as itself.
             replay_problems: list[str] = []
 
@@ -606,7 +612,7 @@ async def test_restart_keeps_data(tmp_path: Path) -> None:
     with _cleanup(pgdata) as started:
         first = _start_croupier(data_dir, tmp_path / "first.log", started)
         await _wait_ready(first)
-        async with httpx.AsyncClient(base_url=first.base_url, timeout=10.0) as http:
+        async with httpx.AsyncClient(base_url=first.base_url, headers=service_headers(), timeout=10.0) as http:
             house_id, player_ids = await _open_accounts_http(http)
             deposit = await _post(
                 http,
@@ -624,7 +630,7 @@ async def test_restart_keeps_data(tmp_path: Path) -> None:
 
         second = _start_croupier(data_dir, tmp_path / "second.log", started)
         await _wait_ready(second)
-        async with httpx.AsyncClient(base_url=second.base_url, timeout=10.0) as http:
+        async with httpx.AsyncClient(base_url=second.base_url, headers=service_headers(), timeout=10.0) as http:
             balance = (await http.get(f"{WALLET}/accounts/{player_ids[0]}/balance")).json()
             transfer = (await http.get(f"{WALLET}/transfers/{deposit['transfer']['id']}")).json()
         second_code, second_left = await _stop_croupier(second)

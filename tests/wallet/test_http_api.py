@@ -3,6 +3,7 @@
 import httpx
 
 from croupier.wallet.client import AccountOut
+from tests.conftest import service_headers
 from tests.wallet.conftest import OpenPlayer, key
 
 
@@ -20,7 +21,7 @@ async def test_transfer_replay_over_http_returns_the_original_bytes_with_200_and
         # Keys deliberately out of order: a replay must not come back re-sorted.
         "metadata": {"round": "r-9", "game": "dice", "a": [3, 1, 2]},
     }
-    async with httpx.AsyncClient(base_url=http_base_url) as http:
+    async with httpx.AsyncClient(base_url=http_base_url, headers=service_headers()) as http:
         first = await http.post("/v1/wallet/transfers", json=body)
         later = await http.post("/v1/wallet/transfers", json={**body, "idempotency_key": key("bet")})
         replay = await http.post("/v1/wallet/transfers", json=body)

@@ -16,6 +16,7 @@ from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.kit.errors import ServiceUnavailable
 from croupier.wallet import repository
 from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
+from tests.conftest import service_headers
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ async def test_reads_while_database_down_are_service_unavailable_then_recover(
         with pytest.raises(ServiceUnavailable):
             await platform.wallet_client.get_balance(account.id)
         transport = httpx.ASGITransport(app=build_app(platform))
-        async with httpx.AsyncClient(transport=transport, base_url="http://wallet") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://wallet", headers=service_headers()) as http:
             response = await http.get(f"/v1/wallet/accounts/{account.id}/balance")
         assert response.status_code == 503
         assert response.json()["code"] == "service_unavailable"

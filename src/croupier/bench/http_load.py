@@ -31,12 +31,14 @@ class HttpResponse:
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection to host:port. Not safe for concurrent use: one request at a time."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, authorization: str | None = None) -> None:
         self.host = host
         self.port = port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._host_header = f"Host: {host}:{port}\r\n"
+        if authorization:  # the wallet API answers services only: every request carries the bench's service token
+            self._host_header += f"Authorization: {authorization}\r\n"
 
     async def connect(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port, limit=MAX_HEAD_BYTES)
@@ -119,8 +121,8 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             raise HttpProtocolError("chunk not followed by CRLF")
 
 
-async def open_connections(host: str, port: int, count: int) -> list[HttpConnection]:
-    connections = [HttpConnection(host, port) for _ in range(count)]
+async def open_connections(host: str, port: int, count: int, authorization: str | None = None) -> list[HttpConnection]:
+    connections = [HttpConnection(host, port, authorization) for _ in range(count)]
     try:
         await asyncio.gather(*(connection.connect() for connection in connections))
     except BaseException:

@@ -97,7 +97,7 @@ async def _measure(
     drive: Callable[[list[Operation]], Awaitable[LoadSample]],
     **details: Any,
 ) -> RunResult:
-    connections = await open_connections(server.host, server.port, connection_count)
+    connections = await open_connections(server.host, server.port, connection_count, server.authorization)
     try:
         probe = await RunProbe(database_url, server.pid, postgres_pid, schema="wallet").start()
         sample: LoadSample = await drive([transfer_operation(connection, traffic) for connection in connections])
@@ -128,7 +128,7 @@ async def http_runs(
     progress("starting the wallet server (croupier serve --service wallet)")
     async with WalletServer(database_url, work_dir / "wallet-server.log") as server:
         progress(f"wallet server ready on {server.host}:{server.port}; opening and funding accounts over HTTP")
-        setup_connections = await open_connections(server.host, server.port, SETUP_CONCURRENCY)
+        setup_connections = await open_connections(server.host, server.port, SETUP_CONCURRENCY, server.authorization)
         try:
             accounts: BenchAccounts = await set_up_accounts(
                 HttpWalletSetup(setup_connections), "bench-http", f"{nonce}-http"

@@ -7,13 +7,16 @@ It runs in its own session, so a Ctrl-C in the terminal reaches only the bench, 
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
 from croupier.bench.http_load import HttpConnection, HttpProtocolError
+from croupier.kit.auth import Principal, TokenSigner
 from croupier.kit.embedded_pg import find_free_port
 
 HOST = "127.0.0.1"
@@ -33,6 +36,7 @@ class WalletServer:
         self.log_path = log_path
         self.host = HOST
         self.port = 0
+        self.authorization: str | None = None
         self._process: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> "WalletServer":
@@ -50,7 +54,11 @@ class WalletServer:
 
     async def start(self) -> None:
         self.port = find_free_port(self.host)
-        environment = {**os.environ, "CROUPIER_LOG_LEVEL": "warning"}
+        # A key of the bench's own: the server verifies, the bench signs its service token with it.
+        secret = secrets.token_urlsafe(32)
+        token, _ = TokenSigner(secret, lifetime=timedelta(minutes=15)).issue(Principal("service", "bench"))
+        self.authorization = f"Bearer {token}"
+        environment = {**os.environ, "CROUPIER_LOG_LEVEL": "warning", "CROUPIER_AUTH_SECRET": secret}
         command = [
             sys.executable,
             "-m",
@@ -82,7 +90,7 @@ class WalletServer:
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        connection = HttpConnection(self.host, self.port)
+        connection = HttpConnection(self.host, self.port, self.authorization)
         try:
             while time.monotonic() < deadline:
                 if self._process is not None and self._process.returncode is not None:

@@ -21,6 +21,7 @@ from croupier.kit.errors import DomainError
 ISSUER = "croupier"
 ALGORITHM = "HS256"
 ADMIN_ROLES = ("support", "risk", "finance", "admin")
+CLOCK_SKEW = timedelta(seconds=60)
 
 
 class Unauthenticated(DomainError):
@@ -37,8 +38,8 @@ class Forbidden(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: Literal["player", "admin"]
-    subject: str  # player id or admin id
+    kind: Literal["player", "admin", "service"]
+    subject: str  # player id, admin id, or the calling service's name
     brand_id: str | None = None  # players only
     session_id: str | None = None  # players only
     roles: frozenset[str] = field(default_factory=frozenset)  # admins only
@@ -84,13 +85,17 @@ class TokenSigner:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": False},
+                # Time is checked below against our clock (injectable), not the wall clock PyJWT would use.
+                options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError as error:
             raise Unauthenticated("the access token is invalid", reason="invalid_token") from error
-        expires = datetime.fromtimestamp(int(claims["exp"]), tz=self._clock().tzinfo)
-        # Expiry is checked against our clock (injectable), not the wall clock PyJWT would use.
-        if self._clock() >= expires:
+        now = self._clock()
+        expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
+        issued = datetime.fromtimestamp(int(claims["iat"]), tz=now.tzinfo)
+        if issued > now + CLOCK_SKEW:  # issued in the future, beyond the skew between our processes' clocks
+            raise Unauthenticated("the access token is not valid yet", reason="invalid_token")
+        if now >= expires:
             raise Unauthenticated("the access token has expired; refresh it", reason="token_expired")
         kind = claims.get("typ")
         if kind == "player":
@@ -102,8 +107,8 @@ class TokenSigner:
                 expires_at=expires,
                 restricted=bool(claims.get("rst", False)),
             )
-        if kind == "admin":
-            return Principal("admin", str(claims["sub"]), roles=frozenset(claims.get("roles", ())), expires_at=expires)
+        if kind in ("admin", "service"):
+            return Principal(kind, str(claims["sub"]), roles=frozenset(claims.get("roles", ())), expires_at=expires)
         raise Unauthenticated("the access token is invalid", reason="invalid_token")
 
 
@@ -167,3 +172,94 @@ def admin_with_roles(*roles: str) -> Callable[[Request], Any]:
 
 def has_any_role(principal: Principal, roles: Iterable[str]) -> bool:
     return bool(principal.roles & (frozenset(roles) | {"admin"}))
+
+
+class ServiceTokens:
+    """Short-lived tokens a service presents to another service's API (typ "service"), minted from the deployment's
+    shared key: no long-lived credential exists anywhere. A token is reused until a minute before it expires."""
+
+    def __init__(self, signer: TokenSigner, service: str) -> None:
+        self._signer = signer
+        self._service = service
+        self._token: str | None = None
+        self._renew_at: datetime | None = None
+
+    def __call__(self) -> str:
+        now = self._signer._clock()
+        if self._token is None or self._renew_at is None or now >= self._renew_at:
+            self._token, expires = self._signer.issue(Principal("service", self._service))
+            self._renew_at = expires - min(timedelta(minutes=1), self._signer.lifetime / 2)
+        return self._token
+
+
+class InternalApiGuard:
+    """Pure ASGI middleware: the internal APIs under `prefixes` (the wallet's) answer only services and back-office
+    users. Reads: any service, or an admin with a role in `read_roles`; writes: any service, or an admin with a role
+    in `write_roles`. Players are refused (403): they reach money only through the services that check them.
+
+    It sits in front of the lean command path and FastAPI alike, so no route can be served unauthenticated.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        prefixes: tuple[str, ...],
+        read_roles: frozenset[str] = frozenset({"support", "risk", "finance", "admin"}),
+        write_roles: frozenset[str] = frozenset({"finance", "admin"}),
+    ) -> None:
+        self.app = app
+        self._prefixes = prefixes
+        self._read_roles = read_roles
+        self._write_roles = write_roles
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self._prefixes):
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            from croupier.kit.http import problem_response
+
+            status, code, title, detail, extensions = refusal
+            response = problem_response(status, code, title, detail, **extensions)
+            if status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Any) -> tuple[int, str, str, str, dict[str, Any]] | None:
+        signer: TokenSigner | None = getattr(scope["app"].state, "token_signer", None)
+        header = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        scheme, _, token = header.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return (
+                401,
+                "unauthenticated",
+                "Authentication required",
+                "send a token: Authorization: Bearer <token>",
+                {"reason": "missing_token"},
+            )
+        if signer is None:
+            return (401, "unauthenticated", "Authentication required", "this process accepts no tokens", {})
+        try:
+            principal = signer.verify(token.strip())
+        except Unauthenticated as error:
+            return (401, error.code, error.title, error.detail, error.extensions)
+        if principal.kind == "service":
+            return None
+        allowed = self._read_roles if scope["method"] in ("GET", "HEAD") else self._write_roles
+        if principal.kind == "admin" and principal.roles & allowed:
+            return None
+        return (
+            403,
+            "forbidden",
+            "Not allowed",
+            f"this internal API answers services and back-office users with one of the roles {sorted(allowed)}",
+            {"required_roles": sorted(allowed)},
+        )

@@ -8,11 +8,13 @@ Every money-moving call carries an idempotency key in its request: retrying it a
 safe and returns the original result.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 import httpx
 
+from croupier.kit.auth import Forbidden, Unauthenticated
 from croupier.kit.errors import (
     AmountOutOfRange,
     Conflict,
@@ -249,6 +251,8 @@ class InProcessWalletClient:
 
 _KNOWN_ERRORS: tuple[type[DomainError], ...] = (
     *WALLET_ERRORS,
+    Unauthenticated,
+    Forbidden,
     ValidationFailed,
     NotFound,
     Conflict,
@@ -262,11 +266,21 @@ _PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}
 
 
 class HttpWalletClient:
-    """Calls a wallet over HTTP. Pass the base URL of the process serving the wallet (e.g. http://127.0.0.1:8000)."""
+    """Calls a wallet over HTTP. Pass the base URL of the process serving the wallet (e.g. http://127.0.0.1:8000)
+    and a token: a string, or a function returning a fresh one (croupier.kit.auth.ServiceTokens mints short-lived
+    service tokens from the deployment's shared key). The wallet API answers only services and back-office users."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | Callable[[], str] | None = None,
+        timeout: float = 10.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
         self._owns_http = http is None
+        self._token = token
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -274,11 +288,13 @@ class HttpWalletClient:
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         try:
+            token = self._token() if callable(self._token) else self._token
             response = await self._http.request(
                 method,
                 "/v1/wallet" + path,
                 json=json,
                 params={k: v for k, v in (params or {}).items() if v is not None},
+                headers={"authorization": f"Bearer {token}"} if token else None,
             )
         except httpx.TransportError as error:
             raise ServiceUnavailable(f"wallet unreachable: {error}; retry with the same idempotency key") from error
