@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime
 
 from croupier.compliance import schemas
 from croupier.compliance.service import ComplianceService
@@ -85,7 +86,9 @@ async def self_exclude(body: schemas.SelfExclusionRequest, request: Request, pla
 async def my_reality_check(
     request: Request,
     player: Player,
-    session_started_at: Annotated[datetime, Query(description="Start of the current session (from login).")],
+    session_started_at: Annotated[
+        AwareDatetime, Query(description="Start of the current session (from login), with its UTC offset.")
+    ],
 ) -> Any:
     return await _service(request).reality_check(player.subject, session_started_at)
 

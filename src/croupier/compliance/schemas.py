@@ -70,9 +70,11 @@ class RealityCheckRequest(_In):
 
 
 class RealityCheckOut(_Out):
-    interval_minutes: int
+    interval_minutes: int = Field(description="0: no reminders (the brand's setting).")
     session_started_at: datetime
-    next_due_at: datetime = Field(description="When the client must show the next reminder.")
+    next_due_at: datetime | None = Field(
+        description="When the client must show the next reminder; null when the interval is 0 (the brand has none)."
+    )
     time_played_seconds: int
     wagered: int
     won: int

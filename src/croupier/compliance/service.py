@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from croupier.compliance import repository, rules
 from croupier.compliance.activity import ActivityProjector, hour_of
@@ -523,11 +524,13 @@ class ComplianceService:
         brand = await self.directory.brand(player.brand_id)
         async with self.db.connection() as connection:
             interval = await repository.reality_check_interval(connection, player_id)
-        minutes = interval or (brand.reality_check_minutes if brand else 60)
+        minutes = interval if interval is not None else (brand.reality_check_minutes if brand else 60)
         now = self.clock()
         played = max(now - session_started_at, timedelta(0))
-        step = timedelta(minutes=minutes)
-        due = session_started_at + step * (int(played / step) + 1)
+        due = None
+        if minutes > 0:  # a brand may have no reality checks (0); a player's own interval is at least 5 minutes
+            step = timedelta(minutes=minutes)
+            due = session_started_at + step * (int(played / step) + 1)
         wagered = won = 0
         if player.wallet_account_id:
             wagered, won = await self._session_result(player.wallet_account_id, session_started_at)
@@ -543,24 +546,35 @@ class ComplianceService:
         }
 
     async def _session_result(self, account_id: str, since: datetime) -> tuple[int, int]:
-        """Wagered and won on the player's account since `since`, from the wallet (not from the client)."""
-        from uuid import UUID
+        """Wagered and won on the player's account since `since`, from the wallet (not from the client).
 
+        A reversed bet or win does not count (the stake came back, the win was taken back).
+        """
         wagered = won = 0
-        cursor = None
         account = UUID(account_id)
+        reversed_ids: set[UUID] = set()
+        seen: list[Any] = []
+        cursor = None
         for _ in range(50):  # at most 50 pages of 500 transfers: a very long session is summarised approximately
             page = await self._wallet.list_transfers(account_id=account, cursor=cursor, limit=500)
-            for transfer in page.items:
+            done = False
+            for transfer in page.items:  # newest first: a reversal comes before what it reverses
+                if transfer.reverses_id is not None:
+                    reversed_ids.add(transfer.reverses_id)
                 if transfer.created_at < since:
-                    return wagered, won
-                if transfer.type == "bet" and transfer.debit_account_id == account:
-                    wagered += transfer.amount
-                elif transfer.type == "win" and transfer.credit_account_id == account:
-                    won += transfer.amount
-            if page.next_cursor is None:
+                    done = True
+                    break
+                seen.append(transfer)
+            if done or page.next_cursor is None:
                 break
             cursor = page.next_cursor
+        for transfer in seen:
+            if transfer.id in reversed_ids or transfer.reverses_id is not None:
+                continue
+            if transfer.type == "bet" and transfer.debit_account_id == account:
+                wagered += transfer.amount
+            elif transfer.type == "win" and transfer.credit_account_id == account:
+                won += transfer.amount
         return wagered, won
 
     # -- the decision log -----------------------------------------------------------------------------------------

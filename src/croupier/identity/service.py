@@ -115,10 +115,6 @@ class IdentityService:
         """
         self._registrations.hit(ip)
         brand = await self.brands.get(brand_id)
-        if request.currency not in brand.allowed_currencies:
-            raise CurrencyNotAllowed(
-                f"brand {brand_id} does not offer {request.currency}", allowed=brand.allowed_currencies
-            )
         async with self.db.connection() as connection:
             existing = await repository.find_player_by_email(connection, brand_id, request.email)
         if existing is not None:
@@ -128,6 +124,11 @@ class IdentityService:
         await self._check_registration(
             brand_id, brand.min_age, brand.allowed_countries, brand.denied_countries, request, ip, player_id
         )
+        # The gate decides (and logs) first; the wallet account must be in a currency the brand offers regardless.
+        if request.currency not in brand.allowed_currencies:
+            raise CurrencyNotAllowed(
+                f"brand {brand_id} does not offer {request.currency}", allowed=brand.allowed_currencies
+            )
         now = self.clock()
         values = {
             "id": player_id,
