@@ -329,3 +329,15 @@ async def test_docs_when_served_answer_200_with_html(http_base_url: str) -> None
         assert response.status_code == 200, response.request.url
         assert response.headers["content-type"].startswith("text/html")
         assert "/openapi.json" in response.text
+
+
+def test_operations_when_documented_declare_whether_they_need_a_bearer_token(document: dict[str, Any]) -> None:
+    from croupier.app import PUBLIC_OPERATIONS
+
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, method, operation in operations(document):
+        if (method, path) in PUBLIC_OPERATIONS:
+            assert operation["security"] == [], f"{method.upper()} {path}"
+        else:
+            assert operation["security"] == [{"bearerAuth": []}], f"{method.upper()} {path}"
+            assert "401" in operation["responses"], f"{method.upper()} {path} does not document 401"

@@ -127,10 +127,42 @@ def _exact_integer_bounds(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _restore_integers(generate())
+            document = generate()
+            _restore_integers(document)
+            _document_security(document)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: Operations anyone may call: registration, logins, token refresh, health. Every other one needs a bearer token.
+PUBLIC_OPERATIONS = {
+    ("post", "/v1/identity/brands/{brand_id}/players"),
+    ("post", "/v1/identity/login"),
+    ("post", "/v1/identity/token/refresh"),
+    ("post", "/v1/identity/admin/login"),
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+}
+
+
+def _document_security(document: dict[str, Any]) -> None:
+    """Declare the bearer tokens in the document: which operations need one, and what kind of token it is."""
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token: a player's or back-office user's (POST /v1/identity/login, "
+        "/v1/identity/admin/login), or a service token for the internal APIs such as /v1/wallet "
+        "(`croupier token --service NAME`, or croupier.kit.auth.ServiceTokens).",
+    }
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (method, path) in PUBLIC_OPERATIONS:
+                operation["security"] = []
+            else:
+                operation["security"] = [{"bearerAuth": []}]
 
 
 def _restore_integers(node: Any) -> None:

@@ -423,6 +423,31 @@ def simulate_self_exclusion_register(
     serve(host=host, port=port, api_keys=keys)
 
 
+@app.command("token")
+def token_command(
+    service: Annotated[
+        str, typer.Option("--service", help="Name of the calling service or script (the token's subject).")
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Print a service token (valid for CROUPIER_ACCESS_TOKEN_MINUTES) for the internal APIs, such as the wallet's.
+
+    It is signed with the deployment's key: CROUPIER_AUTH_SECRET, or the key `croupier up` keeps in the data
+    directory. Use it as `Authorization: Bearer <token>`.
+    """
+    from croupier.bootstrap import token_signer
+    from croupier.kit.auth import Principal
+
+    settings = _settings(data_dir)
+    if settings.auth_secret is None and not (settings.data_dir.expanduser() / "auth-secret").exists():
+        err.print(
+            f"[red]no token key: set CROUPIER_AUTH_SECRET, or start croupier up in {settings.data_dir} first[/red]"
+        )
+        raise typer.Exit(1)
+    token, _ = token_signer(settings).issue(Principal("service", service))
+    sys.stdout.write(token + "\n")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

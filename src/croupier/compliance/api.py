@@ -50,7 +50,12 @@ async def set_my_limit(
     return await _service(request).set_limit(player.subject, kind, period, body.amount)
 
 
-@router.get("/me/exclusions", response_model=list[schemas.ExclusionOut], summary="My time-outs and self-exclusions")
+@router.get(
+    "/me/exclusions",
+    response_model=list[schemas.ExclusionOut],
+    summary="My time-outs and self-exclusions",
+    responses=_ERRORS,
+)
 async def my_exclusions(request: Request, player: Player) -> Any:
     return await _service(request).get_exclusions(player.subject)
 

@@ -29,7 +29,7 @@ def _wallet(request: Request) -> WalletService:
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 404, 409, 413, 415, 422, 503), PROBLEM_SCHEMA)
+_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 401, 403, 404, 409, 413, 415, 422, 503), PROBLEM_SCHEMA)
 
 
 def _command_responses(model: type[Any]) -> dict[int | str, dict[str, Any]]:
@@ -253,7 +253,11 @@ async def read_events(
 # -- reference data -------------------------------------------------------------------------------------------------
 
 
-@router.get("/currencies", summary="Currencies and their exponents (minor units per major unit = 10^exponent)")
+@router.get(
+    "/currencies",
+    summary="Currencies and their exponents (minor units per major unit = 10^exponent)",
+    responses=dict.fromkeys((401, 403), PROBLEM_SCHEMA),
+)
 async def list_currencies(request: Request) -> list[dict[str, Any]]:
     wallet = _wallet(request)
     return [
