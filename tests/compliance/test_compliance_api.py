@@ -387,3 +387,19 @@ async def test_reality_check_when_brand_default_interval_is_zero_never_answers_5
     params = {"session_started_at": casino.clock().isoformat()}
     response = await api.get(f"{ME}/reality-check", params=params, headers=bearer(tokens.access_token))
     assert response.status_code < 500, response.text
+
+
+async def test_player_route_when_the_session_was_logged_out_answers_401_session_revoked(
+    casino: Casino, api: httpx.AsyncClient
+) -> None:
+    player = await casino.register()
+    tokens = await http_login(api, player)
+    assert (await api.get("/v1/compliance/me/limits", headers=bearer(tokens.access_token))).status_code == 200
+    logout = await api.post("/v1/identity/logout", json={}, headers=bearer(tokens.access_token))
+    assert logout.status_code in (200, 204), logout.text
+    response = await api.put(
+        "/v1/compliance/me/limits/deposit/day", json={"amount": 100}, headers=bearer(tokens.access_token)
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "session_revoked"
+    assert await casino.compliance.get_limits(str(player.id)) == []

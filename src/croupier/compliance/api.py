@@ -9,15 +9,26 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
 from croupier.compliance import schemas
+from croupier.compliance.errors import SessionEnded
 from croupier.compliance.service import ComplianceService
 from croupier.kit.auth import Principal, admin_with_roles, current_player
 from croupier.kit.http import PROBLEM_SCHEMA
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 
+
 _ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((401, 403, 404, 409, 422, 503), PROBLEM_SCHEMA)
 
-Player = Annotated[Principal, Depends(current_player)]
+
+async def live_player(request: Request, player: Annotated[Principal, Depends(current_player)]) -> Principal:
+    """A player whose session is still open: after logout or revocation the access token no longer works here."""
+    session_id = player.session_id
+    if session_id is None or await _service(request).directory.session_revoked(session_id):
+        raise SessionEnded("this session was revoked; log in again", reason="session_revoked")
+    return player
+
+
+Player = Annotated[Principal, Depends(live_player)]
 Reader = Annotated[Principal, Depends(admin_with_roles("support", "risk"))]
 
 

@@ -53,6 +53,13 @@ class IdentityPlayerDirectory:
             register_unreachable_policy_login=brand.register_unreachable_on_login,
         )
 
+    async def session_revoked(self, session_id: str) -> bool:
+        try:
+            session = await self._identity.get_session(UUID(session_id))
+        except (SessionNotFound, ValueError):
+            return True
+        return session.revoked_at is not None
+
     async def session_started_at(self, session_id: str) -> datetime | None:
         try:
             session = await self._identity.get_session(UUID(session_id))

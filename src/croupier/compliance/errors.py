@@ -1,5 +1,6 @@
 """Compliance errors with stable codes."""
 
+from croupier.kit.auth import Unauthenticated
 from croupier.kit.errors import DomainError
 
 
@@ -27,6 +28,13 @@ class ActionRefused(DomainError):
     code = "compliance_refused"
     status = 403
     title = "Refused by the compliance gate"
+
+
+class SessionEnded(Unauthenticated):
+    """A player's access token whose session was logged out or revoked."""
+
+    code = "session_revoked"
+    title = "Session revoked"
 
 
 COMPLIANCE_ERRORS: tuple[type[DomainError], ...] = (LimitNotValid, ExclusionNotAllowed, PlayerUnknown, ActionRefused)

@@ -51,6 +51,10 @@ class PlayerDirectory(Protocol):
 
     async def session_started_at(self, session_id: str) -> datetime | None: ...
 
+    async def session_revoked(self, session_id: str) -> bool:
+        """True if the session was revoked (logout, revocation, refresh-token reuse) or does not exist."""
+        ...
+
 
 RegisterStatus = Literal["excluded", "not_excluded", "previously_excluded", "unavailable"]
 
