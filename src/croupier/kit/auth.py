@@ -22,6 +22,7 @@ ISSUER = "croupier"
 ALGORITHM = "HS256"
 ADMIN_ROLES = ("support", "risk", "finance", "admin")
 CLOCK_SKEW = timedelta(seconds=60)
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class Unauthenticated(DomainError):
@@ -56,6 +57,7 @@ class TokenSigner:
         self._secret = secret
         self.lifetime = lifetime
         self._clock = clock
+        self._verified: dict[str, tuple[Principal, datetime]] = {}
 
     def issue(self, principal: Principal) -> tuple[str, datetime]:
         now = self._clock()
@@ -78,7 +80,31 @@ class TokenSigner:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires
 
     def verify(self, token: str) -> Principal:
-        """The principal of a valid token; Unauthenticated for an expired, tampered or malformed one."""
+        """The principal of a valid token; Unauthenticated for an expired, tampered or malformed one.
+
+        A token whose signature was checked once is remembered (bounded) with its principal: services present the
+        same token on every call for minutes, and the HMAC check and JSON parsing cost more than the call's own
+        work on the wallet's hot path. Its times are checked again against the clock on every use.
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            principal, issued = known
+            self._check_times(issued, principal.expires_at)
+            return principal
+        principal, issued = self._verify_signature(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, issued)
+        return principal
+
+    def _check_times(self, issued: datetime, expires: datetime | None) -> None:
+        now = self._clock()
+        if issued > now + CLOCK_SKEW:  # issued in the future, beyond the skew between our processes' clocks
+            raise Unauthenticated("the access token is not valid yet", reason="invalid_token")
+        if expires is None or now >= expires:
+            raise Unauthenticated("the access token has expired; refresh it", reason="token_expired")
+
+    def _verify_signature(self, token: str) -> tuple[Principal, datetime]:
         try:
             claims = jwt.decode(
                 token,
@@ -90,16 +116,13 @@ class TokenSigner:
             )
         except jwt.PyJWTError as error:
             raise Unauthenticated("the access token is invalid", reason="invalid_token") from error
-        now = self._clock()
-        expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-        issued = datetime.fromtimestamp(int(claims["iat"]), tz=now.tzinfo)
-        if issued > now + CLOCK_SKEW:  # issued in the future, beyond the skew between our processes' clocks
-            raise Unauthenticated("the access token is not valid yet", reason="invalid_token")
-        if now >= expires:
-            raise Unauthenticated("the access token has expired; refresh it", reason="token_expired")
+        tz = self._clock().tzinfo
+        expires = datetime.fromtimestamp(int(claims["exp"]), tz=tz)
+        issued = datetime.fromtimestamp(int(claims["iat"]), tz=tz)
+        self._check_times(issued, expires)
         kind = claims.get("typ")
         if kind == "player":
-            return Principal(
+            player = Principal(
                 "player",
                 str(claims["sub"]),
                 claims.get("brand"),
@@ -107,8 +130,10 @@ class TokenSigner:
                 expires_at=expires,
                 restricted=bool(claims.get("rst", False)),
             )
+            return player, issued
         if kind in ("admin", "service"):
-            return Principal(kind, str(claims["sub"]), roles=frozenset(claims.get("roles", ())), expires_at=expires)
+            roles = frozenset(claims.get("roles", ()))
+            return Principal(kind, str(claims["sub"]), roles=roles, expires_at=expires), issued
         raise Unauthenticated("the access token is invalid", reason="invalid_token")
 
 
