@@ -15,6 +15,7 @@ from rich.table import Table
 
 import croupier
 from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate
+from croupier.games.rng.cli import fair_app, rng_app
 from croupier.kit.config import Settings
 from croupier.kit.db import Database
 from croupier.kit.embedded_pg import find_free_port
@@ -350,6 +351,8 @@ geo_app = typer.Typer(no_args_is_help=True, help="IP address to country database
 simulate_app = typer.Typer(no_args_is_help=True, help="Simulators of outside parties, served over real HTTP.")
 app.add_typer(geo_app, name="geo")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(rng_app, name="rng")
+app.add_typer(fair_app, name="fair")
 
 
 @geo_app.command("build")
