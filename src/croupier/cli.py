@@ -457,5 +457,26 @@ def version() -> None:
     console.print(croupier.__version__)
 
 
+slots_app = typer.Typer(no_args_is_help=True, help="Reel slot definitions (docs/slots.md).")
+app.add_typer(slots_app, name="slots")
+
+
+@slots_app.command("rtp")
+def slots_rtp(
+    file: Annotated[Path, typer.Argument(help="Slot definition (JSON), e.g. src/croupier/games/data/slots/*.json.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print every part as {fraction, decimal} in JSON.")] = False,
+) -> None:
+    """Print the exact RTP of a slot definition: line part, scatter part, free spins part and total."""
+    from croupier.games.slots.definition import InvalidSlotDefinition, load_definition
+    from croupier.games.slots.report import format_rtp_report, rtp_report
+
+    try:
+        report = rtp_report(load_definition(file))
+    except (OSError, InvalidSlotDefinition) as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if as_json else format_rtp_report(report))
+
+
 def main() -> None:
     app()
