@@ -1,6 +1,7 @@
 """`croupier rng ...` (test-lab export) and `croupier fair ...` (provably fair verification)."""
 
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -82,8 +83,10 @@ def rng_export(
     target = _open(out)
     try:
         write_raw(target, stream, nbytes or None)
-    except BrokenPipeError:  # the reader (dieharder) had enough
-        sys.stderr.close()
+    except BrokenPipeError:
+        # The reader (dieharder) had enough: point stdout at /dev/null so the exit flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     finally:
         if target is not sys.stdout.buffer:
             target.close()
