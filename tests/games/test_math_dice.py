@@ -9,7 +9,7 @@ from croupier.games.math.dice import Direction
 
 
 def test_dice_rtp_when_over_50_is_exact() -> None:
-    # 4999 winning rolls (50.01 … 99.99 … 100.00 minus 50.00) of 10001; multiplier 0.99 * 10001 / 4999 → 1.9806
+    # 5000 winning rolls (50.01 … 100.00) of 10001; multiplier floor(0.99 * 10001 / 5000, 4 places) = 1.9801
     assert dice.winning_outcomes(5000, Direction.OVER) == 5000
     assert dice.multiplier(5000, Direction.OVER) == Fraction(19801, 10000)
     assert dice.rtp(5000, Direction.OVER) == Fraction(19801, 20002)
