@@ -94,13 +94,17 @@ WITH new_requests AS (
     FROM json_to_recordset($2::json) AS t(id uuid, idempotency_key text, position int2, kind text, type text,
         brand_id text, debit_account_id uuid, credit_account_id uuid, amount int8, currency text, hold_id uuid,
         reverses_id uuid, expires_at timestamptz, metadata jsonb)
+), locked AS (
+    -- Row locks in id order, the order every writer takes them in (the locked path too), whatever join the planner
+    -- picks for the UPDATE below: the UPDATE only reaches a row once this has produced it, so locks follow id order.
+    SELECT l.id FROM wallet.accounts l WHERE l.id = ANY($3::uuid[]) ORDER BY l.id FOR UPDATE
 ), balances AS (
     -- Compare and swap: an account is written only if its four totals are still the ones the batch started from.
     UPDATE wallet.accounts a
     SET debits_posted = b.dp, credits_posted = b.cp, debits_pending = b.dq, credits_pending = b.cq
     FROM unnest($3::uuid[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[],
         $15::int8[], $16::int8[]) AS b(id, dp, cp, dq, cq, odp, ocp, odq, ocq)
-    WHERE a.id = b.id AND a.debits_posted = b.odp AND a.credits_posted = b.ocp
+    WHERE a.id = b.id AND a.id IN (SELECT id FROM locked) AND a.debits_posted = b.odp AND a.credits_posted = b.ocp
         AND a.debits_pending = b.odq AND a.credits_pending = b.ocq
     RETURNING a.id
 ), new_expiries AS (
