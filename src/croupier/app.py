@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 import croupier
 from croupier.bootstrap import DEFAULT_SERVICES, Platform, bootstrap, shutdown
 from croupier.compliance import api as compliance_api
+from croupier.games import api as games_api
 from croupier.identity import api as identity_api
 from croupier.kit.auth import InternalApiGuard
 from croupier.kit.config import Settings
@@ -63,6 +64,7 @@ def build_app(
         openapi_tags=[
             {"name": "wallet", "description": "Double-entry ledger: accounts, transfers, holds."},
             {"name": "identity", "description": "Brands, players, sessions and tokens, back-office users, KYC."},
+            {"name": "games", "description": "In-house games: provably-fair seeds (rounds come next)."},
             {
                 "name": "compliance",
                 "description": "Limits, time-outs, self-exclusions, reality checks, and the gate's decision log.",
@@ -87,6 +89,8 @@ def build_app(
         _add_routes(app, identity_api.router)
     if "compliance" in served:
         _add_routes(app, compliance_api.router)
+    if "games" in served:
+        _add_routes(app, games_api.router)
 
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:
@@ -185,5 +189,6 @@ def _attach(app: FastAPI, platform: Platform) -> None:
     app.state.wallet = platform.wallet
     app.state.identity = platform.identity
     app.state.compliance = platform.compliance
+    app.state.games = platform.games
     app.state.token_signer = platform.token_signer
     app.state.trusted_proxies = tuple(platform.settings.trusted_proxies)

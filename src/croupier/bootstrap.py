@@ -17,6 +17,7 @@ from croupier.compliance.directory import (
 from croupier.compliance.ports import ExclusionRegister
 from croupier.compliance.register import HttpSelfExclusionRegister
 from croupier.compliance.service import ComplianceService
+from croupier.games.service import GamesService
 from croupier.identity.client import IdentityClient, InProcessIdentityClient
 from croupier.identity.service import IdentityService
 from croupier.kit.auth import TokenSigner, load_or_create_secret
@@ -34,9 +35,10 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("wallet", "croupier.wallet"),
     ("identity", "croupier.identity"),
     ("compliance", "croupier.compliance"),
+    ("games", "croupier.games"),
 )
 #: What `croupier up` (and a bootstrap without `services`) runs.
-DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity", "compliance")
+DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity", "compliance", "games")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Platform:
     wallet: WalletService | None = None
     identity: IdentityService | None = None
     compliance: ComplianceService | None = None
+    games: GamesService | None = None
     token_signer: TokenSigner | None = None
     clients: dict[str, Any] = field(default_factory=dict)
 
@@ -154,6 +157,9 @@ async def bootstrap(
             platform.clients["compliance"] = InProcessComplianceGate(platform.compliance)
             assert platform.identity is not None
             platform.identity.set_gate(platform.clients["compliance"])
+        if "games" in services:
+            platform.games = GamesService(db, clock=clock)
+            await platform.games.start()
     except BaseException:
         await db.close()
         raise
@@ -161,6 +167,8 @@ async def bootstrap(
 
 
 async def shutdown(platform: Platform) -> None:
+    if platform.games is not None:
+        await platform.games.stop()
     if platform.compliance is not None:
         await platform.compliance.stop()
     if platform.wallet is not None:

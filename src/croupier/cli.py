@@ -68,7 +68,9 @@ def up(
 
 @app.command()
 def serve(
-    service: Annotated[list[str], typer.Option("--service", help="Service to run (repeatable): wallet, identity.")],
+    service: Annotated[
+        list[str], typer.Option("--service", help="Service to run (repeatable): wallet, identity, compliance, games.")
+    ],
     database_url_: DatabaseUrl = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
