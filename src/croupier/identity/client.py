@@ -18,6 +18,7 @@ from croupier.identity.errors import IDENTITY_ERRORS, BrandNotFound, PlayerNotFo
 from croupier.identity.schemas import BrandOut, PlayerOut, SessionOut
 from croupier.kit.auth import Forbidden, Unauthenticated
 from croupier.kit.errors import DomainError, NotFound, ServiceUnavailable, ValidationFailed
+from croupier.kit.remote_errors import error_from_problem, errors_by_code
 
 if TYPE_CHECKING:
     from croupier.identity.service import IdentityService
@@ -73,8 +74,7 @@ _KNOWN_ERRORS: tuple[type[DomainError], ...] = (
     ValidationFailed,
     ServiceUnavailable,
 )
-_ERRORS_BY_CODE: dict[str, type[DomainError]] = {error.code: error for error in _KNOWN_ERRORS}
-_PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}
+_ERRORS_BY_CODE = errors_by_code(_KNOWN_ERRORS)
 
 
 class HttpIdentityClient:
@@ -103,7 +103,7 @@ class HttpIdentityClient:
         except httpx.TransportError as error:
             raise ServiceUnavailable(f"identity unreachable: {error}") from error
         if response.status_code >= 400:
-            raise _error_from_problem(response)
+            raise error_from_problem(response, "identity", _ERRORS_BY_CODE)
         return response.json()
 
     async def get_player(self, player_id: UUID) -> PlayerOut:
@@ -114,20 +114,3 @@ class HttpIdentityClient:
 
     async def get_session(self, session_id: UUID) -> SessionOut:
         return SessionOut.model_validate(await self._get(f"/admin/sessions/{session_id}"))
-
-
-def _error_from_problem(response: httpx.Response) -> DomainError:
-    try:
-        problem = response.json()
-        code = problem["code"]
-        detail = problem.get("detail", "")
-    except (ValueError, KeyError, TypeError):
-        if response.status_code >= 500:
-            return ServiceUnavailable(f"identity answered {response.status_code}")
-        return ValidationFailed(f"identity answered {response.status_code}: {response.text[:200]}")
-    error_class = _ERRORS_BY_CODE.get(code)
-    extensions = {k: v for k, v in problem.items() if k not in _PROBLEM_FIELDS}
-    if error_class is None:
-        error_class = ServiceUnavailable if response.status_code >= 500 else ValidationFailed
-        extensions["remote_code"] = code
-    return error_class(detail, **extensions)

@@ -25,6 +25,7 @@ from croupier.kit.errors import (
     UnknownCurrency,
     ValidationFailed,
 )
+from croupier.kit.remote_errors import error_from_problem, errors_by_code
 from croupier.wallet.errors import (
     WALLET_ERRORS,
     AccountExists,
@@ -261,8 +262,7 @@ _KNOWN_ERRORS: tuple[type[DomainError], ...] = (
     ServiceUnavailable,
     InternalError,
 )
-_ERRORS_BY_CODE: dict[str, type[DomainError]] = {error.code: error for error in _KNOWN_ERRORS}
-_PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}
+_ERRORS_BY_CODE = errors_by_code(_KNOWN_ERRORS)
 
 
 class HttpWalletClient:
@@ -299,7 +299,7 @@ class HttpWalletClient:
         except httpx.TransportError as error:
             raise ServiceUnavailable(f"wallet unreachable: {error}; retry with the same idempotency key") from error
         if response.status_code >= 400:
-            raise _error_from_problem(response)
+            raise error_from_problem(response, "wallet", _ERRORS_BY_CODE)
         return response.json()
 
     async def open_account(self, request: OpenAccountRequest) -> AccountOut:
@@ -374,20 +374,3 @@ class HttpWalletClient:
         params = {"cursor": cursor, "limit": limit}
         path = f"/accounts/{account_id}/transfers" if account_id is not None else "/transfers"
         return TransferPage.model_validate(await self._call("GET", path, params=params))
-
-
-def _error_from_problem(response: httpx.Response) -> DomainError:
-    try:
-        problem = response.json()
-        code = problem["code"]
-        detail = problem.get("detail", "")
-    except (ValueError, KeyError, TypeError):
-        if response.status_code >= 500:
-            return ServiceUnavailable(f"wallet answered {response.status_code}")
-        return ValidationFailed(f"wallet answered {response.status_code}: {response.text[:200]}")
-    error_class = _ERRORS_BY_CODE.get(code)
-    extensions = {k: v for k, v in problem.items() if k not in _PROBLEM_FIELDS}
-    if error_class is None:
-        error_class = ServiceUnavailable if response.status_code >= 500 else ValidationFailed
-        extensions["remote_code"] = code
-    return error_class(detail, **extensions)
