@@ -35,6 +35,3 @@ class SessionEnded(Unauthenticated):
 
     code = "session_revoked"
     title = "Session revoked"
-
-
-COMPLIANCE_ERRORS: tuple[type[DomainError], ...] = (LimitNotValid, ExclusionNotAllowed, PlayerUnknown, ActionRefused)

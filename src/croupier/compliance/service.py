@@ -36,8 +36,6 @@ from croupier.wallet.client import WalletClient
 
 logger = logging.getLogger(__name__)
 
-MONEY_ACTIONS = ("deposit", "bet", "withdraw")
-
 
 @dataclass(slots=True)
 class _Cached:

@@ -6,7 +6,7 @@ Refresh tokens are not JWTs: they are opaque random strings that only the identi
 """
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,6 @@ from croupier.kit.errors import DomainError
 
 ISSUER = "croupier"
 ALGORITHM = "HS256"
-ADMIN_ROLES = ("support", "risk", "finance", "admin")
 CLOCK_SKEW = timedelta(seconds=60)
 VERIFIED_CACHE_SIZE = 10_000
 
@@ -193,10 +192,6 @@ def admin_with_roles(*roles: str) -> Callable[[Request], Any]:
         return principal
 
     return dependency
-
-
-def has_any_role(principal: Principal, roles: Iterable[str]) -> bool:
-    return bool(principal.roles & (frozenset(roles) | {"admin"}))
 
 
 class ServiceTokens:
