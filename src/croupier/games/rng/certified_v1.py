@@ -19,6 +19,8 @@ Games, each from its own round stream in this order of draws:
 - mines: the same over tiles 0..24 for m picks: the picks are the mines;
 - cards: below(52) per card (infinite deck, ♦2 ♥2 ♠2 ♣2 ♦3 … ♣A); blackjack: player, player, dealer, dealer, then
   cards in order of play;
+- slots: below(strip length) per reel, reel by reel, for spin 0 (the paid spin) then each free spin of the round
+  in order, all from the one round stream;
 - limbo: r = 1 + (the next two words as a 64-bit big-endian integer >> 12), uniform on 1..2^52 (no rejection
   needed since 2^52 divides 2^64); hundredths = max(floor(99 * 2^52 / r), 100); multiplier = hundredths / 100.
   This is floor(100 * 0.99 / f) for f = r / 2^52 in (0, 1], in exact integer arithmetic.
@@ -29,7 +31,7 @@ This module is frozen: a changed outcome would be a new RNG version.
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 from croupier.games.rng.outcomes import (
@@ -50,6 +52,7 @@ SEED_BYTES = 32
 LABEL = b"croupier/certified-v1"
 BLOCK_BYTES = 32
 _TWO_32 = 2**32
+SLOT_MAX_STRIP = 2**20
 
 
 def new_seed() -> bytes:
@@ -181,3 +184,13 @@ def cards(seed: bytes, count: int) -> tuple[Card, ...]:
 def blackjack(seed: bytes, count: int = DECK_SIZE) -> BlackjackDeal:
     dealt = cards(seed, max(count, 4))
     return BlackjackDeal(player=(dealt[0], dealt[1]), dealer=(dealt[2], dealt[3]), next=dealt[4:])
+
+
+def slots(seed: bytes, strip_lengths: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """The stops of spin 0 (the paid spin), 1, 2, … (free spins of the round), without end."""
+    lengths = tuple(strip_lengths)
+    if not lengths or not all(isinstance(n, int) and 1 <= n <= SLOT_MAX_STRIP for n in lengths):
+        raise ValueError(f"a slot has at least one reel of 1 to {SLOT_MAX_STRIP} symbols")
+    stream = CertifiedStream(seed)
+    while True:
+        yield tuple(stream.below(n) for n in lengths)

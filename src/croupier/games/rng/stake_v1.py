@@ -15,7 +15,10 @@ operations (no fused multiply-add, no reassociation, no Decimal) and only then t
 hundredths into an exact Decimal. tests/games/test_stake_v1.py re-derives every step with correctly rounded
 Fraction arithmetic to prove it.
 
-This module is frozen: a changed outcome would be a new RNG version.
+Slots are not in the reference; the mapping follows its pattern: one float per reel, stop = floor(f * strip
+length), reel by reel; free spins continue the same bet's float stream (spin i uses the next `reels` floats).
+
+This module is frozen: a changed outcome would be a new RNG version (adding a game's mapping changes none).
 """
 
 import hashlib
@@ -41,6 +44,7 @@ from croupier.games.rng.outcomes import (
 NAME = "stake-v1"
 FLOATS_PER_DIGEST = 8
 MINES_FLOATS = 24
+SLOT_MAX_STRIP = 2**20
 _TWO_32 = 2**32
 
 
@@ -64,6 +68,13 @@ def words(server_seed: str, client_seed: str, nonce: int, count: int) -> list[in
                 return result
             result.append(int.from_bytes(digest[offset : offset + 4], "big"))
     raise AssertionError("unreachable")  # pragma: no cover - the digest stream is endless
+
+
+def word_stream(server_seed: str, client_seed: str, nonce: int) -> Iterator[int]:
+    """Every 32-bit word u of the bet's byte stream in order, without end (f = u / 2^32)."""
+    for digest in digests(server_seed, client_seed, nonce):
+        for offset in range(0, 32, 4):
+            yield int.from_bytes(digest[offset : offset + 4], "big")
 
 
 def floats(server_seed: str, client_seed: str, nonce: int, count: int) -> list[float]:
@@ -176,3 +187,30 @@ def blackjack(server_seed: str, client_seed: str, nonce: int, count: int = DECK_
     check_card_count(max(count, 4))
     dealt = cards(server_seed, client_seed, nonce, max(count, 4))
     return BlackjackDeal(player=(dealt[0], dealt[1]), dealer=(dealt[2], dealt[3]), next=dealt[4:])
+
+
+def check_strips(strip_lengths: Sequence[int]) -> tuple[int, ...]:
+    """Reel strip lengths: at least one reel, each 1 … 2^20 symbols (floor(f * n) then stays exact in binary64)."""
+    lengths = tuple(strip_lengths)
+    if not lengths or not all(isinstance(n, int) and 1 <= n <= SLOT_MAX_STRIP for n in lengths):
+        raise ValueError(f"a slot has at least one reel of 1 to {SLOT_MAX_STRIP} symbols")
+    return lengths
+
+
+def slot_stops(fs: Sequence[float], strip_lengths: Sequence[int]) -> tuple[int, ...]:
+    """One spin: one float per reel, stop = floor(f * strip length)."""
+    lengths = check_strips(strip_lengths)
+    if len(fs) < len(lengths):
+        raise ValueError(f"a spin of {len(lengths)} reels needs {len(lengths)} floats")
+    return tuple(scale(f, n) for f, n in zip(fs, lengths, strict=False))
+
+
+def slots(server_seed: str, client_seed: str, nonce: int, strip_lengths: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """The stops of spin 0 (the paid spin), 1, 2, … (free spins of the same bet), without end.
+
+    Spin i uses floats i * reels … i * reels + reels - 1 of the bet: free spins continue the float stream.
+    """
+    lengths = check_strips(strip_lengths)
+    stream = word_stream(server_seed, client_seed, nonce)
+    while True:
+        yield tuple((next(stream) * n) >> 32 for n in lengths)

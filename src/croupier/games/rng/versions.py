@@ -5,6 +5,7 @@ adds an entry and never touches the others.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -76,6 +77,17 @@ class RngVersion(ABC, Generic[SeedsT]):
     @abstractmethod
     def blackjack(self, seeds: SeedsT, count: int = DECK_SIZE) -> BlackjackDeal: ...
 
+    @abstractmethod
+    def slot_spins(self, seeds: SeedsT, strip_lengths: Sequence[int]) -> Iterator[tuple[int, ...]]:
+        """Reel stops (one per reel) of spin 0 (the paid spin), then 1, 2, … (the round's free spins), without end."""
+
+    def slots(self, seeds: SeedsT, strip_lengths: Sequence[int], spins: int = 1) -> tuple[tuple[int, ...], ...]:
+        """The reel stops of the round's first `spins` spins."""
+        if spins < 1:
+            raise ValueError("a slot round has at least one spin")
+        stream = self.slot_spins(seeds, strip_lengths)
+        return tuple(next(stream) for _ in range(spins))
+
     def play(self, game: str, seeds: SeedsT, params: GameParams | None = None) -> object:
         """The outcome of `game` (one of GAMES) for these seeds."""
         params = params or GameParams()
@@ -132,6 +144,9 @@ class StakeV1(RngVersion[BetSeeds]):
     def blackjack(self, seeds: BetSeeds, count: int = DECK_SIZE) -> BlackjackDeal:
         return stake_v1.blackjack(*self._args(seeds), count)
 
+    def slot_spins(self, seeds: BetSeeds, strip_lengths: Sequence[int]) -> Iterator[tuple[int, ...]]:
+        return stake_v1.slots(*self._args(seeds), strip_lengths)
+
 
 class CertifiedV1(RngVersion[CertifiedSeed]):
     """CSPRNG with rejection sampling (croupier.games.rng.certified_v1)."""
@@ -161,6 +176,9 @@ class CertifiedV1(RngVersion[CertifiedSeed]):
 
     def blackjack(self, seeds: CertifiedSeed, count: int = DECK_SIZE) -> BlackjackDeal:
         return certified_v1.blackjack(seeds.seed, count)
+
+    def slot_spins(self, seeds: CertifiedSeed, strip_lengths: Sequence[int]) -> Iterator[tuple[int, ...]]:
+        return certified_v1.slots(seeds.seed, strip_lengths)
 
 
 RNG_VERSIONS: dict[str, RngVersion[Any]] = {version.name: version for version in (StakeV1(), CertifiedV1())}
