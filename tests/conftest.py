@@ -14,7 +14,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +23,8 @@ import uvicorn
 
 from croupier.app import build_app
 from croupier.bootstrap import Platform, bootstrap, migrate, shutdown
+from croupier.games import audit
+from croupier.games.replay import replay_round
 from croupier.kit.auth import Principal, ServiceTokens, TokenSigner
 from croupier.kit.config import Settings
 from croupier.kit.embedded_pg import EmbeddedPostgres
@@ -80,10 +82,27 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def platform(settings: Settings, database_url: str) -> AsyncIterator[Platform]:
+async def platform(request: pytest.FixtureRequest, settings: Settings, database_url: str) -> AsyncIterator[Platform]:
     running = await bootstrap(settings, database_url)
     yield running
     await shutdown(running)
+    if "games" in running.services and request.node.get_closest_marker("tampers_with_audit") is None:
+        await check_every_round_replays(database_url)
+
+
+async def check_every_round_replays(url: str) -> None:
+    """Every round a test played replays from its audit log, and the sealed audit chain verifies."""
+    connection = await asyncpg.connect(url)
+    try:
+        await audit.seal(connection, datetime.now(UTC))
+        report = await audit.verify(connection)
+        assert report.ok, report.problems
+        assert report.unsealed == 0, "audit entries left unsealed after sealing"
+        for row in await connection.fetch("SELECT id FROM games.rounds ORDER BY id"):
+            result = await replay_round(connection, row["id"])
+            assert result["matches"], result
+    finally:
+        await connection.close()
 
 
 @pytest.fixture

@@ -64,7 +64,13 @@ def build_app(
         openapi_tags=[
             {"name": "wallet", "description": "Double-entry ledger: accounts, transfers, holds."},
             {"name": "identity", "description": "Brands, players, sessions and tokens, back-office users, KYC."},
-            {"name": "games", "description": "In-house games: provably-fair seeds (rounds come next)."},
+            {
+                "name": "games",
+                "description": (
+                    "In-house games: the catalogue, rounds and their steps, provably-fair seeds, round verification, "
+                    "and the back office (brand settings, bet limits, audit)."
+                ),
+            },
             {
                 "name": "compliance",
                 "description": "Limits, time-outs, self-exclusions, reality checks, and the gate's decision log.",

@@ -103,6 +103,8 @@ async def bootstrap(
         raise ValueError("identity opens players' wallet accounts in-process: run it together with the wallet")
     if "compliance" in services and not {"wallet", "identity"} <= set(services):
         raise ValueError("the compliance gate reads players and wallet events in-process: run it with both")
+    if "games" in services and not {"wallet", "compliance"} <= set(services):
+        raise ValueError("rounds debit the wallet and ask the compliance gate in-process: run games with both")
     await migrate(url, services)
     db = Database(url, min_size=2, max_size=settings.db_pool_size)
     await db.connect()
@@ -158,7 +160,20 @@ async def bootstrap(
             assert platform.identity is not None
             platform.identity.set_gate(platform.clients["compliance"])
         if "games" in services:
-            platform.games = GamesService(db, clock=clock)
+            platform.games = GamesService(
+                db,
+                platform.clients["wallet"],
+                platform.clients["compliance"],
+                currencies,
+                clock=clock,
+                recovery_seconds=settings.games_recovery_seconds,
+                stale_after=timedelta(seconds=settings.games_stale_after_seconds),
+                abandon_after=timedelta(seconds=settings.games_abandon_after_seconds),
+                seal_seconds=settings.games_seal_seconds,
+                session_revoked=IdentityPlayerDirectory(platform.clients["identity"]).session_revoked
+                if "identity" in platform.clients
+                else None,
+            )
             await platform.games.start()
     except BaseException:
         await db.close()

@@ -16,6 +16,7 @@ from rich.table import Table
 import croupier
 from croupier.bench.cli import bench_app
 from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate
+from croupier.games.cli import audit_app, round_app
 from croupier.games.rng.cli import fair_app, rng_app
 from croupier.kit.config import Settings
 from croupier.kit.db import Database
@@ -260,6 +261,8 @@ app.add_typer(geo_app, name="geo")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(rng_app, name="rng")
 app.add_typer(fair_app, name="fair")
+app.add_typer(audit_app, name="audit")
+app.add_typer(round_app, name="round")
 
 
 @geo_app.command("build")

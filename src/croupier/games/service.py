@@ -1,4 +1,4 @@
-"""The games service. This part: provably-fair seed pairs as players see and manage them.
+"""The games service: provably-fair seed pairs, rounds (croupier.games.rounds), the audit chain and its workers.
 
 - A player's active pair is created at first use: a server seed from the OS CSPRNG (shown only as its SHA-256),
   a random default client seed, nonce 0.
@@ -10,18 +10,37 @@
   shows only its hash, until `reveal()` at rotation).
 """
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from croupier.games import repository
+import orjson
+
+from croupier.compliance.client import ComplianceGate
+from croupier.games import audit, repository
+from croupier.games.config import BrandConfigs, load
+from croupier.games.engine import InvalidGameInput
+from croupier.games.engines import ENGINES
+from croupier.games.errors import GameUnavailable, InvalidGameRequest, LimitsNotValid, RoundNotFound
+from croupier.games.math.limits import BetLimits
+from croupier.games.replay import replay_round
 from croupier.games.rng.seeds import ServerSeed, check_client_seed, default_client_seed
+from croupier.games.rounds import RoundLifecycle, round_out
 from croupier.kit.clock import Clock, system_clock
 from croupier.kit.db import Database
 from croupier.kit.errors import ValidationFailed
 from croupier.kit.ids import uuid7
+from croupier.kit.money import CurrencyRegistry
 from croupier.kit.outbox import Event, write_events
 from croupier.kit.tracing import current_trace_id
+from croupier.wallet.client import WalletClient
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +54,69 @@ class BetSeedMaterial:
 
 
 class GamesService:
-    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        wallet: WalletClient,
+        gate: ComplianceGate,
+        currencies: CurrencyRegistry,
+        *,
+        clock: Clock = system_clock,
+        recovery_seconds: float = 5.0,
+        stale_after: timedelta = timedelta(seconds=30),
+        abandon_after: timedelta = timedelta(hours=24),
+        seal_seconds: float = audit.SEAL_INTERVAL,
+        session_revoked: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.db = db
+        # Whether a player's session was logged out or revoked (asked of identity); None: tokens alone decide.
+        self.session_revoked = session_revoked
         self.clock = clock
+        self.configs = BrandConfigs(db)
+        self.rounds = RoundLifecycle(
+            db,
+            wallet,
+            gate,
+            currencies,
+            self.configs,
+            self._active,
+            clock=clock,
+            stale_after=stale_after,
+            abandon_after=abandon_after,
+        )
+        self.catalog = GamesCatalog(db, self.configs, currencies, clock)
+        self._recovery_seconds = recovery_seconds
+        self._seal_seconds = seal_seconds
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        return None
+        """Start the workers: the sealer of the audit chain and the recovery of interrupted rounds."""
+        self._tasks = [
+            asyncio.create_task(self._every(self._seal_seconds, self.seal, "sealing the round audit")),
+            asyncio.create_task(self._every(self._recovery_seconds, self.rounds.recover, "recovering rounds")),
+        ]
 
     async def stop(self) -> None:
-        return None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def seal(self) -> int:
+        async with self.db.connection() as connection:
+            return await audit.seal(connection, self.clock())
+
+    async def _every(self, seconds: float, work: Any, what: str) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a worker survives a database restart: it logs and tries again next time
+                logger.exception("games: %s failed; retrying in %.1f s", what, seconds)
 
     # -- fairness ---------------------------------------------------------------------------------------------------
 
@@ -74,6 +147,23 @@ class GamesService:
                 },
             )
             assert fresh is not None  # the old pair was revealed under its row lock, in this transaction
+            await audit.append(
+                connection,
+                [
+                    audit.entry(
+                        "seed_revealed",
+                        now,
+                        None,
+                        None,
+                        pair_id=str(revealed["id"]),
+                        player_id=player_id,
+                        server_seed=revealed["server_seed"],
+                        server_seed_hash=revealed["server_seed_hash"],
+                        client_seed=revealed["client_seed"],
+                        bets=revealed["next_nonce"],
+                    )
+                ],
+            )
             await write_events(
                 connection,  # type: ignore[arg-type]
                 "games",
@@ -163,4 +253,136 @@ def _revealed(pair: Any) -> dict[str, Any]:
         "bets": pair["next_nonce"],
         "created_at": pair["created_at"],
         "revealed_at": pair["revealed_at"],
+    }
+
+
+class GamesCatalog:
+    """What a brand offers, and the operator's settings of it (the back-office side of croupier.games.config)."""
+
+    def __init__(self, db: Database, configs: BrandConfigs, currencies: CurrencyRegistry, clock: Clock) -> None:
+        self.db = db
+        self.configs = configs
+        self.currencies = currencies
+        self.clock = clock
+
+    async def offered(self, brand_id: str, currency: str) -> list[dict[str, Any]]:
+        config = await self.configs.get(brand_id)
+        money = self.currencies.get(currency)
+        games = []
+        for name, engine in ENGINES.items():
+            offered = config.game(name)
+            if not offered.enabled:
+                continue
+            settings = engine.check_settings(offered.settings or {})
+            limits = config.limits_for(name, money)
+            games.append(
+                {
+                    "game": name,
+                    "multi_step": engine.multi_step,
+                    "rng_version": config.rng_version,
+                    "currency": currency,
+                    "limits": {"min_stake": limits.min_stake, "max_stake": limits.max_stake, "max_win": limits.max_win},
+                    "config": engine.describe(settings),
+                }
+            )
+        return games
+
+    async def brand(self, brand_id: str) -> dict[str, Any]:
+        async with self.db.connection() as connection:
+            config = await load(connection, brand_id)
+            limit_rows = await repository.bet_limits(connection, brand_id)
+        return {
+            "brand_id": brand_id,
+            "rng_version": config.rng_version,
+            "games": {
+                name: {
+                    "enabled": config.game(name).enabled,
+                    "settings": engine.check_settings(config.game(name).settings or {}),
+                }
+                for name, engine in ENGINES.items()
+            },
+            "limits": [dict(row) for row in limit_rows],
+        }
+
+    async def set_rng_version(self, brand_id: str, rng_version: str) -> dict[str, Any]:
+        async with self.db.transaction() as connection:
+            await repository.put_brand_settings(connection, brand_id, rng_version, self.clock())
+        self.configs.forget(brand_id)
+        return await self.brand(brand_id)
+
+    async def set_game(self, brand_id: str, game: str, enabled: bool, settings: dict[str, Any]) -> dict[str, Any]:
+        engine = ENGINES.get(game)
+        if engine is None:
+            raise GameUnavailable(f"there is no game {game!r}", game=game)
+        try:
+            checked = engine.check_settings(settings)
+        except InvalidGameInput as error:
+            raise InvalidGameRequest(str(error)) from None
+        async with self.db.transaction() as connection:
+            await repository.put_game_settings(connection, brand_id, game, enabled, checked, self.clock())
+        self.configs.forget(brand_id)
+        return await self.brand(brand_id)
+
+    async def set_limits(
+        self, brand_id: str, game: str, currency: str, min_stake: int, max_stake: int, max_win: int
+    ) -> dict[str, Any]:
+        if game not in ENGINES:
+            raise GameUnavailable(f"there is no game {game!r}", game=game)
+        self.currencies.get(currency)
+        try:
+            BetLimits(min_stake, max_stake, max_win)
+        except ValueError as error:
+            raise LimitsNotValid(str(error)) from None
+        async with self.db.transaction() as connection:
+            await repository.put_bet_limits(
+                connection, brand_id, game, currency, (min_stake, max_stake, max_win), self.clock()
+            )
+        self.configs.forget(brand_id)
+        return await self.brand(brand_id)
+
+
+async def player_verification(db: Database, player_id: str, round_id: UUID) -> dict[str, Any]:
+    """A past round of this player recomputed, once its server seed is public (certified-v1 rounds: always)."""
+    async with db.connection() as connection:
+        record = await repository.round_by_id(connection, round_id)
+        if record is None or record["player_id"] != player_id:
+            raise RoundNotFound(f"round {round_id} not found")
+        revealed = None
+        if record["rng_version"] == "stake-v1":
+            entry = await repository.revealed_seed_entry(connection, record["pair_id"])
+            revealed = None if entry is None else orjson.loads(entry["body"])["server_seed"]
+        result = await replay_round(connection, round_id)
+    verifiable = record["rng_version"] != "stake-v1" or revealed is not None
+    return {
+        "round_id": round_id,
+        "verifiable": verifiable,
+        "matches": result["matches"] if verifiable else None,
+        "rng_version": record["rng_version"],
+        "server_seed": revealed,
+        "server_seed_hash": record["server_seed_hash"],
+        "client_seed": record["client_seed"],
+        "nonce": record["nonce"],
+        "recorded": result["recorded"],
+        "recomputed": result["recomputed"] if verifiable else None,
+        "problems": result["problems"] if verifiable else [],
+    }
+
+
+async def admin_round(db: Database, round_id: UUID) -> dict[str, Any]:
+    """A round with its whole audit log and a replay, for support and auditors."""
+    async with db.connection() as connection:
+        record = await repository.round_by_id(connection, round_id)
+        if record is None:
+            raise RoundNotFound(f"round {round_id} not found")
+        entries = await repository.round_entries(connection, round_id)
+        replay = await replay_round(connection, round_id)
+    return {
+        "round": round_out(record),
+        "player_id": record["player_id"],
+        "brand_id": record["brand_id"],
+        "entries": [
+            {"seq": e["seq"], "kind": e["kind"], "recorded_at": e["recorded_at"], "body": orjson.loads(e["body"])}
+            for e in entries
+        ],
+        "replay": replay,
     }

@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     wallet_hold_sweep_seconds: float = Field(
         default=1.0, gt=0, description="How often expired holds are looked for and voided."
     )
+    games_recovery_seconds: float = Field(
+        default=5.0, gt=0, description="How often the games service looks for interrupted or abandoned rounds."
+    )
+    games_stale_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A round stuck this long before its outcome is fixed is voided (its stake refunded); one stuck "
+        "after it is paid.",
+    )
+    games_abandon_after_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="A multi-step round (mines, blackjack) left this long is finished by the game's rules.",
+    )
+    games_seal_seconds: float = Field(
+        default=0.5, gt=0, description="How often new round audit entries are sealed into the hash chain."
+    )
     auth_secret: SecretStr | None = Field(
         default=None,
         description=(
