@@ -105,3 +105,42 @@ def bench_gate(
     console.print(
         f"{target['target']}: {target['measured_ms']} ms (required <= {target['required_ms']} ms): {target['verdict']}"
     )
+
+
+@bench_app.command("rounds")
+def bench_rounds(
+    players: Annotated[int, typer.Option(min=1, help="Registered players, each funded with 10^9 cents.")] = 200,
+    rate: Annotated[float, typer.Option(min=1, help="Rounds per second of the open-loop scenarios.")] = 500.0,
+    duration: Annotated[
+        float, typer.Option(min=0.5, help="Seconds measured per scenario (after a warm-up of min(2 s, duration/5)).")
+    ] = 10.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks of the closed-loop inprocess-max scenario.")] = 64,
+    bench_database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Run on this database instead of a temporary embedded one.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with every number.")] = False,
+    only: Annotated[
+        str | None, typer.Option(help="Comma list of scenarios: inprocess-rate, inprocess-max, http-rate, mixed.")
+    ] = None,
+) -> None:
+    """Full game rounds (bet -> outcome -> settle) per second and their latency, in-process and over HTTP."""
+    from croupier.bench.rounds import RoundsBenchOptions, parse_scenarios, render_rounds, run_rounds_bench
+
+    try:
+        scenarios = parse_scenarios(only)
+    except ValueError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    options = RoundsBenchOptions(
+        players=players,
+        rate=rate,
+        duration=duration,
+        concurrency=concurrency,
+        database_url=bench_database_url,
+        scenarios=scenarios,
+    )
+    report = run_rounds_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        render_rounds(report, console)
