@@ -15,6 +15,7 @@ import pytest
 from croupier.bootstrap import Platform
 from croupier.games import audit
 from tests.games.conftest import GamesPlayer, play
+from tests.wallet.test_event_feed import burn_transaction_ids_to_just_below_a_power_of_ten
 
 NewPlayer = Callable[..., Awaitable[GamesPlayer]]
 DICE = {"target": 5000, "direction": "over"}
@@ -190,3 +191,18 @@ async def test_sealer_when_entries_arrive_after_a_seal_extends_the_same_chain(
     assert report.ok
     assert report.head_hash != head
     assert await db.fetchval("SELECT chain_hash FROM games.audit_chain WHERE chain_hash = $1", head) == head
+
+
+async def test_sealer_when_transaction_ids_gain_a_digit_seals_in_numeric_order(
+    games_api: httpx.AsyncClient, new_player: NewPlayer, db: asyncpg.Connection, database_url: str
+) -> None:
+    await played_and_sealed(games_api, new_player, db, rounds=1)
+    await burn_transaction_ids_to_just_below_a_power_of_ten(database_url)
+    player = await new_player(10_000)
+    for _ in range(3):
+        assert (await play(games_api, player, "dice", 100, DICE)).status_code == 200
+    while await audit.seal(db, datetime.now(UTC), batch=2):
+        pass
+    report = await audit.verify(db)
+    assert report.ok, report.problems
+    assert report.unsealed == 0

@@ -123,3 +123,45 @@ async def test_feed_under_concurrent_writers_misses_nothing(
     await consumer
     assert len([e for e in seen if e["payload"]["type"] == "bet"]) == 150  # type: ignore[index]
     assert len({e["id"] for e in seen}) == len(seen)
+
+
+async def burn_transaction_ids_to_just_below_a_power_of_ten(database_url: str) -> None:
+    """Move the transaction counter to 3 below the next power of ten, so the next transactions cross a digit."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        current = int(await connection.fetchval("SELECT pg_current_xact_id()::text"))
+        boundary = 10 ** len(str(current))
+        for _ in range(boundary - 3 - current - 1):
+            await connection.fetchval("SELECT pg_current_xact_id()")  # each autocommitted call takes one id
+    finally:
+        await connection.close()
+
+
+async def test_feed_when_transaction_ids_gain_a_digit_keeps_numeric_order_and_skips_nothing(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, database_url: str
+) -> None:
+    player = await open_player(1000)
+    _, cursor = await read_all(wallet_client)
+    await burn_transaction_ids_to_just_below_a_power_of_ten(database_url)
+    keys = [key("bet") for _ in range(8)]
+    for idempotency_key in keys:  # one transaction each: their ids run from 99..97 to 100..04 (or similar)
+        await wallet_client.transfer(
+            CreateTransferRequest(
+                idempotency_key=idempotency_key,
+                debit_account_id=player.id,
+                credit_account_id=house.id,
+                amount=1,
+                currency="EUR",
+                type="bet",
+            )
+        )
+    events: list[dict[str, object]] = []
+    after = cursor
+    while True:  # pages of 2: a page in text order ('1000' < '999') would move the cursor past older events
+        page = await wallet_client.read_events(after=after, limit=2)
+        if not page.items:
+            break
+        events.extend(event.model_dump() for event in page.items)
+        after = page.next_cursor
+    got = [e["payload"]["idempotency_key"] for e in events if e["type"] == "wallet.transfer.committed"]  # type: ignore[index]
+    assert got == keys

@@ -94,10 +94,11 @@ async def seal(connection: Any, now: datetime, *, batch: int = SEAL_BATCH) -> in
             position = -1 if head is None else head["position"]
             previous = GENESIS if head is None else head["chain_hash"]
             rows = await connection.fetch(
-                """SELECT id, txid::text AS txid, body FROM games.audit_log
-                   WHERE (txid, id) > ($1::text::xid8, $2::uuid)
-                     AND txid < pg_snapshot_xmin(pg_current_snapshot())
-                   ORDER BY txid, id LIMIT $3""",
+                # ORDER BY the xid8 column, not the text output column of the same name ('1000' < '999').
+                """SELECT l.id, l.txid::text AS txid, l.body FROM games.audit_log l
+                   WHERE (l.txid, l.id) > ($1::text::xid8, $2::uuid)
+                     AND l.txid < pg_snapshot_xmin(pg_current_snapshot())
+                   ORDER BY l.txid, l.id LIMIT $3""",
                 "0" if head is None else head["txid"],
                 UUID(int=0) if head is None else head["entry_id"],
                 batch,
@@ -160,7 +161,7 @@ async def verify(connection: Any, *, page: int = 10_000) -> ChainReport:
     async with connection.transaction(isolation="repeatable_read", readonly=True):
         previous = GENESIS
         expected_position = 0
-        seen: set[UUID] = set()
+        order: tuple[int, UUID] | None = None
         after = -1
         while True:
             rows = await connection.fetch(
@@ -178,6 +179,12 @@ async def verify(connection: Any, *, page: int = 10_000) -> ChainReport:
                         {"problem": "chain_gap", "position": expected_position, "detail": f"next link is {position}"}
                     )
                 expected_position = position + 1
+                key = (int(row["chain_txid"]), row["entry_id"])
+                if order is not None and key <= order:  # the sealer appends in (txid, id) order, always
+                    report.problems.append(
+                        {"problem": "chain_out_of_order", "position": position, "entry_id": str(row["entry_id"])}
+                    )
+                order = key
                 if row["log_id"] is None:
                     report.problems.append(
                         {"problem": "entry_deleted", "position": position, "entry_id": str(row["entry_id"])}
@@ -207,7 +214,6 @@ async def verify(connection: Any, *, page: int = 10_000) -> ChainReport:
                         {"problem": "chain_link_modified", "position": position, "entry_id": str(row["entry_id"])}
                     )
                 previous = row["chain_hash"]
-                seen.add(row["entry_id"])
                 report.sealed += 1
                 report.head_position = position
                 report.head_hash = row["chain_hash"]

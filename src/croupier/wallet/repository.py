@@ -323,11 +323,13 @@ async def write_account_events(connection: Any, events: Sequence[Event]) -> None
 async def read_events(connection: Any, after_txid: int, after_id: UUID, limit: int) -> list[asyncpg.Record]:
     """Outbox rows after the cursor, of finished transactions only, in (transaction, id) order."""
     rows: list[asyncpg.Record] = await connection.fetch(
-        """SELECT txid::text AS txid, id, type, version, occurred_at, brand_id, trace_id, payload
-           FROM wallet.outbox
-           WHERE (txid, id) > ($1::text::xid8, $2::uuid)
-             AND txid < pg_snapshot_xmin(pg_current_snapshot())
-           ORDER BY txid, id
+        # ORDER BY names the table's columns: the output column `txid` is text, and text order ('1000' < '999')
+        # would page past events.
+        """SELECT o.txid::text AS txid, o.id, o.type, o.version, o.occurred_at, o.brand_id, o.trace_id, o.payload
+           FROM wallet.outbox o
+           WHERE (o.txid, o.id) > ($1::text::xid8, $2::uuid)
+             AND o.txid < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY o.txid, o.id
            LIMIT $3""",
         str(after_txid),
         after_id,
