@@ -360,3 +360,16 @@ async def test_step_request_when_the_round_id_is_not_a_uuid_answers_422_validati
         )
         assert_refused(response, round_id)
         assert response.json()["code"] in ("validation_error", "not_found"), round_id
+
+
+async def test_round_request_when_the_body_is_over_the_size_limit_answers_413_and_changes_nothing(
+    platform: Platform, games_api: httpx.AsyncClient, new_player: NewPlayer, db: asyncpg.Connection
+) -> None:
+    player = await new_player(FUNDS)
+    picks = list(range(1, 11)) * 60_000  # about 2 MB of JSON, over the 1 MiB default
+    body = {"game": "keno", "stake": 100, "params": {"picks": picks}, "request_key": "too-large"}
+    response = await games_api.post("/v1/games/rounds", json=body, headers=player.headers)
+    assert_refused(response, "2 MB body")
+    assert response.json()["code"] == "payload_too_large"
+    assert await balance(platform, player) == FUNDS
+    assert await db.fetchval("SELECT count(*) FROM games.rounds WHERE player_id = $1", player.player_id) == 0
