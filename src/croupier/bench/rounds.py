@@ -403,7 +403,7 @@ async def _inprocess(
         "closed" if rate is None else "open",
         sample,
         _cores(usage.cores()),
-        _renamed(usage.microseconds_per(sample.ok)),
+        _per_round(usage.cores(), sample),
         extra,
         rate,
     )
@@ -411,6 +411,17 @@ async def _inprocess(
 
 def _cores(cores: dict[str, float]) -> dict[str, float]:
     return _renamed(cores)
+
+
+def _per_round(cores: dict[str, float], sample: LoadSample) -> dict[str, float]:
+    """CPU µs per round of each process: average cores busy (warm-up included) / rounds per second of the window."""
+    if sample.throughput <= 0:
+        return {}
+    return {
+        name: round(value * 1_000_000 / sample.throughput, 1)
+        for name, value in _renamed(cores).items()
+        if name not in ("other", "machine")
+    }
 
 
 def _renamed(values: dict[str, float]) -> dict[str, float]:
@@ -543,7 +554,7 @@ async def _http_rate(
         "open",
         sample,
         _cores(usage.cores()),
-        _renamed(usage.microseconds_per(sample.ok)),
+        _per_round(usage.cores(), sample),
         {"connections": HTTP_CONNECTIONS},
         options.rate,
     )
