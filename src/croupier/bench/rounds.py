@@ -639,6 +639,8 @@ def render_rounds(report: dict[str, Any], console: Any) -> None:
         busy = ", ".join(f"{k} {v:.2f}" for k, v in cores.items() if k != "machine" and v >= 0.01)
         errors = sum(result["errors"].values())
         verdict = {True: "[green]met[/green]", False: "[red]MISSED[/red]", None: "-"}[result.get("met")]
+        if result.get("met") is False and (result["offered_rate"] or 0) < TARGET_RATE:
+            verdict = f"[dim]not at {TARGET_RATE:g}/s[/dim]"
         table.add_row(
             f"{name}\n[dim]{result['transport']}, {result['loop']} loop[/dim]",
             "-" if result["offered_rate"] is None else f"{result['offered_rate']:g}",
