@@ -278,6 +278,9 @@ def test_request_schemas_when_documented_forbid_unknown_fields(document: dict[st
         assert schema.get("additionalProperties") is False, f"{method.upper()} {path}: {schema.get('title')}"
 
 
+NAMED_PATH_PARAMETERS = {"game": r"^[a-z][a-z0-9_]{0,31}$", "currency": r"^[A-Z][A-Z0-9]{2,9}$"}
+
+
 def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
     for path, method, operation in operations(document):
         for parameter in operation.get("parameters", []):
@@ -287,6 +290,10 @@ def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
             elif parameter["in"] == "path" and parameter["name"] in ("kind", "period"):
                 # Limit kinds and periods: a closed list of names.
                 assert parameter["schema"]["enum"], f"{method.upper()} {path}"
+            elif parameter["in"] == "path" and parameter["name"] in NAMED_PATH_PARAMETERS:
+                # Games and currencies are named by codes, constrained like their request fields.
+                expected = NAMED_PATH_PARAMETERS[parameter["name"]]
+                assert parameter["schema"]["pattern"] == expected, f"{method.upper()} {path}"
             elif parameter["in"] == "path":
                 assert parameter["schema"] == {
                     "type": "string",
@@ -440,11 +447,6 @@ def test_games_operation_when_documented_lists_its_errors_as_problems(
         assert_problem(document, responses[status], f"{method.upper()} {path} {status}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="games/api.py documents 401/403/404/409/422/503 only (_PLAY_ERRORS equals _ERRORS), yet a request body "
-    "that is not JSON answers 400 malformed_json, a wrong content type 415 and an oversized body 413",
-)
 def test_games_operations_with_a_body_when_documented_list_the_body_errors_as_problems(
     document: dict[str, Any],
 ) -> None:

@@ -373,11 +373,6 @@ async def test_round_step_when_the_round_is_settled_answers_409_round_not_active
     assert await balance(platform, player) == after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RoundNotActive carries the round's status as the extension `status`, which overwrites the problem's "
-    "HTTP status member (rounds.py step(); kit/errors.py to_problem applies extensions last)",
-)
 async def test_round_step_when_the_round_is_settled_answers_a_problem_whose_status_is_409(
     games_api: httpx.AsyncClient, new_player: NewPlayer
 ) -> None:

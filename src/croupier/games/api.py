@@ -16,10 +16,13 @@ from croupier.kit.http import PROBLEM_SCHEMA
 router = APIRouter(prefix="/v1/games", tags=["games"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((401, 403, 404, 409, 422, 503), PROBLEM_SCHEMA)
-_PLAY_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((401, 403, 404, 409, 422, 503), PROBLEM_SCHEMA)
+# Operations with a body also refuse malformed JSON (400), an oversized body (413) and a non-JSON type (415).
+_PLAY_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys(
+    (400, 401, 403, 404, 409, 413, 415, 422, 503), PROBLEM_SCHEMA
+)
 GameName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Currency = Annotated[str, Path(pattern=r"^[A-Z][A-Z0-9]{2,9}$")]
-BrandId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+BrandId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]  # identity's brand slug
 
 
 def _service(request: Request) -> GamesService:
@@ -95,7 +98,7 @@ async def my_rounds(
     request: Request,
     player: Player,
     before: Annotated[UUID | None, Query(description="Only rounds older than this round id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
     game: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
 ) -> Any:
     items = await _service(request).rounds.history(_ref(request, player), before=before, limit=limit, game=game)
@@ -134,7 +137,7 @@ async def my_seeds(request: Request, player: Player) -> Any:
     "/fairness/rotate",
     response_model=schemas.RotationOut,
     summary="Reveal my current server seed and start a new pair (optionally with my own client seed)",
-    responses=_ERRORS,
+    responses=_PLAY_ERRORS,
 )
 async def rotate_seeds(body: schemas.RotateSeedsRequest, request: Request, player: Player) -> Any:
     return await _service(request).rotate(player.subject, _brand(player), body.client_seed)
@@ -167,7 +170,7 @@ async def brand_games(brand_id: BrandId, request: Request, admin: Reader) -> Any
     "/admin/brands/{brand_id}",
     response_model=schemas.BrandGamesOut,
     summary="Set the RNG version of a brand's new rounds",
-    responses=_ERRORS,
+    responses=_PLAY_ERRORS,
 )
 async def set_brand_rng(
     brand_id: BrandId, body: schemas.BrandGamesSettingsRequest, request: Request, admin: Operator
@@ -179,7 +182,7 @@ async def set_brand_rng(
     "/admin/brands/{brand_id}/games/{game}",
     response_model=schemas.BrandGamesOut,
     summary="Offer or withdraw a game, with its brand settings",
-    responses=_ERRORS,
+    responses=_PLAY_ERRORS,
 )
 async def set_brand_game(
     brand_id: BrandId, game: GameName, body: schemas.GameSettingsRequest, request: Request, admin: Operator
@@ -191,7 +194,7 @@ async def set_brand_game(
     "/admin/brands/{brand_id}/limits/{game}/{currency}",
     response_model=schemas.BrandGamesOut,
     summary="Set the bet limits of a game in a currency (minor units)",
-    responses=_ERRORS,
+    responses=_PLAY_ERRORS,
 )
 async def set_brand_limits(
     brand_id: BrandId,

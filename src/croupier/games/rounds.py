@@ -190,7 +190,7 @@ class RoundLifecycle:
         if step > len(actions):
             raise StepConflict(f"this round is at step {len(actions)}, not {step}", step=len(actions))
         if record["status"] != "active":
-            raise RoundNotActive(f"the round is {record['status']}", status=record["status"])
+            raise RoundNotActive(f"the round is {record['status']}", round_status=record["status"])
         seeds = await self._seeds(record)
         rng = rng_version(record["rng_version"])
         progress = _checked(
@@ -491,7 +491,7 @@ class RoundLifecycle:
             current = await self._round(record["id"])
             if current["status"] in ("active", "settling", "closed"):
                 return round_out(current)  # a retry of the same request got there first
-            raise RoundInterrupted("the round was voided by the recovery worker", status=current["status"])
+            raise RoundInterrupted("the round was voided by the recovery worker", round_status=current["status"])
         if updated["status"] == "settling":
             return await self._pay(updated)
         return round_out(updated)
@@ -658,7 +658,7 @@ class RoundLifecycle:
         if step < len(actions) and actions[step] == action:
             return round_out(current)  # the same step, taken by a concurrent copy of this request
         if current["status"] != "active":
-            raise RoundNotActive(f"the round is {current['status']}", status=current["status"])
+            raise RoundNotActive(f"the round is {current['status']}", round_status=current["status"])
         raise StepConflict("another step was taken at the same time; reload the round", step=len(actions))
 
     # -- lookups ----------------------------------------------------------------------------------------------------
@@ -671,7 +671,9 @@ class RoundLifecycle:
         if existing["status"] == "open":
             return await self._drive(existing, _engine(game))
         if existing["status"] == "rejected":
-            raise RoundNotActive("this round request was rejected", status="rejected", round_id=str(existing["id"]))
+            raise RoundNotActive(
+                "this round request was rejected", round_status="rejected", round_id=str(existing["id"])
+            )
         return round_out(existing)
 
     async def _by_request(self, player_id: str, request_key: str) -> Any:

@@ -30,7 +30,8 @@ class DomainError(Exception):
         }
         if instance is not None:
             problem["instance"] = instance
-        problem.update(self.extensions)
+        # Extensions never replace a standard member: clients read `status` and `code` from every problem.
+        problem.update((name, value) for name, value in self.extensions.items() if name not in problem)
         return problem
 
 

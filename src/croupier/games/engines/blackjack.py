@@ -85,6 +85,8 @@ def _apply(state: bj.BlackjackRound, action: Any, index: int, cards: CardStream)
     where = f"actions[{index}]"
     raw = json_object(action, where, required=("action",), optional=("take",))
     name = raw["action"]
+    if not isinstance(name, str):
+        raise InvalidGameInput(f"{where}: action must be one of hit, stand, double, split, insurance")
     if state.phase is bj.Phase.SETTLED:
         raise InvalidGameInput(f"{where}: the round is over")
     if name == INSURANCE:
