@@ -6,7 +6,7 @@ change made through the admin API applies at once in the process that made it an
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -51,6 +51,7 @@ class BrandConfig:
     rng_version: str
     games: dict[str, GameConfig]
     limits: dict[tuple[str, str], BetLimits]  # (game, currency) -> limits set by the operator
+    normalised: dict[str, dict[str, Any]] = field(default_factory=dict)  # game -> settings the engine checked
 
     def game(self, name: str) -> GameConfig:
         return self.games.get(name) or GameConfig(True, None)

@@ -133,7 +133,9 @@ class RoundLifecycle:
         offered = config.game(game)
         if not offered.enabled:
             raise GameUnavailable(f"{game} is not offered by this brand", game=game)
-        settings = _checked(lambda: engine.check_settings(offered.settings or {}))
+        settings = config.normalised.get(game)
+        if settings is None:  # validated once per configuration load, not per round
+            settings = config.normalised[game] = _checked(lambda: engine.check_settings(offered.settings or {}))
         account = await self.player_account(player)
         currency = self.currencies.get(account.currency)
         limits = config.limits_for(game, currency)
@@ -176,7 +178,7 @@ class RoundLifecycle:
             existing = await self._by_request(player.player_id, request_key)
             assert existing is not None
             return await self._replayed(existing, game, stake, normalised)
-        return await self._drive(record, engine)
+        return await self._drive(record[0], engine, record[1])
 
     async def step(self, player: PlayerRef, round_id: UUID, step: int, action: dict[str, Any]) -> dict[str, Any]:
         """Take the player's action number `step` (0 for the first) in a multi-step round."""
@@ -356,7 +358,7 @@ class RoundLifecycle:
             except _DuplicateRequest:
                 return None
             if record is not None:
-                return record
+                return record  # (round, its seed material)
             await self._ensure_pair(player.player_id, player.brand_id)  # first bet: create the pair, then retry
         raise RoundInterrupted("no active seed pair could be taken; retry")
 
@@ -390,8 +392,10 @@ class RoundLifecycle:
                         "server_seed_hash": pair["server_seed_hash"],
                         "client_seed": pair["client_seed"],
                     }
+                    material: Any = BetSeeds(ServerSeed(pair["server_seed"]), pair["client_seed"], pair["nonce"])
             else:
-                seeds = {"certified_seed": CertifiedSeed.new().hex}
+                material = CertifiedSeed.new()
+                seeds = {"certified_seed": material.hex}
             if seeds:
                 values = {
                     "id": round_id,
@@ -446,10 +450,10 @@ class RoundLifecycle:
                         )
                     ],
                 )
-                return record
+                return record, material
         return None
 
-    async def _drive(self, record: Any, engine: GameEngine) -> dict[str, Any]:
+    async def _drive(self, record: Any, engine: GameEngine, seeds: Any = None) -> dict[str, Any]:
         """Take the initial stake of an open round, fix its outcome (or first state), pay it."""
         try:
             transfer = await self._debit(record, stake_key(record["id"]), record["stake"], {})
@@ -472,7 +476,8 @@ class RoundLifecycle:
             raise
         except TransferTombstoned:
             raise RoundInterrupted("the round was voided by the recovery worker") from None
-        seeds = await self._seeds(record)
+        if seeds is None:  # a retry or recovery: read the seeds the round was opened with
+            seeds = await self._seeds(record)
         rng = rng_version(record["rng_version"])
         progress = engine.play(rng, seeds, record["params"], record["settings"], record["stake"], ())
         stakes = [{"key": stake_key(record["id"]), "transfer_id": str(transfer), "amount": record["stake"]}]
