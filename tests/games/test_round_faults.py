@@ -1,4 +1,5 @@
-"""kill -9 of `croupier up` while players play rounds: after the restart every round is finished or refunded, once.
+"""kill -9 of `croupier up`, and a PostgreSQL crash, while players play rounds: every round ends finished or
+refunded, once.
 
 What a player was told survives; a round the player never heard back about is either finished (its win paid once)
 or voided (its stake returned, or never taken); the ledger verifies clean, the audit chain verifies, every round
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,10 +25,19 @@ import asyncpg
 import httpx
 import pytest
 
+from croupier.bootstrap import Platform, bootstrap, shutdown
+from croupier.compliance.errors import ActionRefused
 from croupier.games import audit
+from croupier.games.errors import RoundNotActive, StepConflict
 from croupier.games.replay import replay_round
+from croupier.games.rounds import PlayerRef
+from croupier.identity.schemas import CreateBrandRequest, RegisterPlayerRequest
 from croupier.kit.auth import Principal
-from croupier.kit.embedded_pg import find_free_port
+from croupier.kit.config import Settings
+from croupier.kit.embedded_pg import EmbeddedPostgres, find_free_port
+from croupier.kit.errors import ServiceUnavailable
+from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
+from croupier.wallet.verify import verify_ledger
 from tests.conftest import service_headers, token_signer_for_tests
 from tests.wallet.test_faults import (
     Croupier,
@@ -284,7 +295,7 @@ async def _check_rounds_and_money(connection: asyncpg.Connection, players: list[
             assert (record["status"], record["payout"]) == ("closed", told["payout"]), round_id
         replay = await replay_round(connection, record["id"])
         assert replay["matches"], replay
-    print(f"kill -9: {len(rounds)} rounds after recovery {statuses}; {seen.unknown} answers lost")
+    print(f"after the fault: {len(rounds)} rounds after recovery {statuses}; {seen.unknown} answers lost")
     assert statuses.get("closed", 0) > 20
 
     for player in players:
@@ -302,3 +313,128 @@ async def _check_rounds_and_money(connection: asyncpg.Connection, players: list[
     report = await audit.verify(connection)
     assert report.ok, report.problems
     assert report.unsealed == 0
+
+
+async def test_database_restart_while_rounds_are_played_finishes_or_refunds_every_round_once(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "pg")
+    with _cleanup(server.pgdata):
+        url = await asyncio.to_thread(server.start)
+        try:
+            settings = Settings(games_stale_after_seconds=1, games_recovery_seconds=0.3, games_abandon_after_seconds=3)  # type: ignore[call-arg]
+            platform = await bootstrap(settings, url)
+            try:
+                players = await _setup_in_process(platform)
+                seen = Seen()
+                stop = asyncio.Event()
+                workers = [
+                    asyncio.create_task(_play_in_process(platform, players, seen, seed, stop))
+                    for seed in range(WORKERS)
+                ]
+                await asyncio.sleep(1.0)
+                before = len(seen.answered)
+                await asyncio.to_thread(server.kill)
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(server.restart)
+                await asyncio.sleep(1.5)
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*workers), 60)
+                assert not seen.unexpected, seen.unexpected[:5]
+                assert before > 20, f"only {before} rounds answered before the crash"
+                assert len(seen.answered) > before, "no round was answered after the restart"
+                deadline = time.monotonic() + 90
+                connection = await asyncpg.connect(url)
+                try:
+                    while await connection.fetchval(
+                        "SELECT count(*) FROM games.rounds WHERE status <> ALL($1::text[])", FINAL
+                    ):
+                        assert time.monotonic() < deadline, "rounds left unfinished 90 s after the restart"
+                        await asyncio.sleep(0.3)
+                    await _check_rounds_and_money(connection, players, seen)
+                finally:
+                    await connection.close()
+                assert platform.wallet is not None
+                report = await verify_ledger(platform.wallet.db)
+                assert report.clean, report.discrepancies
+            finally:
+                await shutdown(platform)
+        finally:
+            await asyncio.to_thread(server.stop)
+
+
+async def _setup_in_process(platform: Platform) -> list[Player]:
+    assert platform.identity is not None
+    await platform.identity.brands.create(
+        CreateBrandRequest.model_validate(
+            {"id": BRAND, "name": "Crash", "allowed_countries": ["GB"], "allowed_currencies": ["EUR"]}
+        )
+    )
+    wallet = platform.wallet_client
+    funding = await wallet.open_account(
+        OpenAccountRequest(
+            brand_id=BRAND,
+            owner_type="house",
+            owner_id="house",
+            kind="psp_clearing",
+            label="tests",
+            currency="EUR",
+            allow_negative=True,
+        )
+    )
+    players = []
+    for index in range(PLAYERS):
+        profile = await platform.identity.register(
+            BRAND,
+            RegisterPlayerRequest.model_validate(
+                {
+                    "email": f"db-crash-{index}@example.com",
+                    "password": "a long enough password",
+                    "date_of_birth": "1980-01-01",
+                    "country": "GB",
+                    "currency": "EUR",
+                }
+            ),
+            ip=f"192.0.2.{index + 1}",
+        )
+        assert profile.wallet_account_id is not None
+        await wallet.transfer(
+            CreateTransferRequest(
+                idempotency_key=f"deposit-{uuid.uuid4().hex}",
+                debit_account_id=funding.id,
+                credit_account_id=profile.wallet_account_id,
+                amount=DEPOSIT,
+                currency="EUR",
+                type="deposit",
+            )
+        )
+        players.append(Player(str(profile.id), "", str(profile.wallet_account_id)))
+    return players
+
+
+async def _play_in_process(
+    platform: Platform, players: list[Player], seen: Seen, seed: int, stop: asyncio.Event
+) -> None:
+    assert platform.games is not None
+    rounds = platform.games.rounds
+    rng = random.Random(seed)
+    while not stop.is_set():
+        player = rng.choice(players)
+        ref = PlayerRef(player.player_id, BRAND, "192.0.2.1")
+        game, params = rng.choice(GAMES)
+        try:
+            round_ = await rounds.play(ref, game, rng.randint(10, 500), params, uuid.uuid4().hex)
+            while round_["status"] == "active" and rng.random() < 0.8:
+                seen.answered[str(round_["round_id"])] = round_
+                action = _next_action(game, round_, rng)
+                round_ = await rounds.step(ref, round_["round_id"], round_["next_step"], action)
+            seen.answered[str(round_["round_id"])] = round_
+        except (ServiceUnavailable, RoundNotActive, StepConflict):
+            seen.unknown += 1  # the database was down (or a recovery took the round): retried by nobody
+            await asyncio.sleep(0.05)
+        except ActionRefused as refusal:
+            if refusal.extensions.get("reason") != "gate_unavailable":
+                seen.unexpected.append(f"refused: {refusal.extensions}")
+            seen.unknown += 1
+            await asyncio.sleep(0.05)
+        except Exception as error:
+            seen.unexpected.append("".join(traceback.format_exception(error)))
+            await asyncio.sleep(0.05)
