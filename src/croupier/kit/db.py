@@ -48,7 +48,6 @@ async def _keep_session_state(connection: asyncpg.Connection[Any]) -> None:
     connection (no SET outside SET LOCAL, no session advisory locks, LISTEN or cursors outside a transaction), so
     there is nothing to reset. asyncpg still rolls back a transaction left open (a cancelled request) before this.
     """
-    return None
 
 
 class Database:
