@@ -23,12 +23,8 @@ checked with `croupier wallet verify --json`, and the games' house account is co
 """
 
 import asyncio
-import contextlib
-import os
 import random
 import secrets
-import signal
-import sys
 import tempfile
 import time
 import uuid
@@ -42,18 +38,18 @@ from typing import Any, TypeVar
 import orjson
 
 from croupier.bench.cpu_usage import CpuMeter
-from croupier.bench.http_load import HttpConnection, HttpProtocolError, close_connections, open_connections
+from croupier.bench.http_load import HttpConnection, close_connections, open_connections
 from croupier.bench.ledger_observations import verify as verify_ledger
 from croupier.bench.load_loops import Failure, LoadSample, Operation, closed_loop, open_loop
 from croupier.bench.machine import describe_machine, load_average
 from croupier.bench.postgres_server import BenchPostgres, bench_postgres
 from croupier.bench.report import Latency
+from croupier.bench.wallet_server import WalletServer
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.games import audit
 from croupier.games.rounds import HOUSE_KIND, HOUSE_OWNER, PlayerRef
 from croupier.identity.schemas import CreateBrandRequest, LoginRequest, RegisterPlayerRequest
 from croupier.kit.config import Settings
-from croupier.kit.embedded_pg import find_free_port
 from croupier.kit.errors import DomainError
 from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
 
@@ -72,8 +68,7 @@ DRAIN_SECONDS = 10.0
 #: Workers of the in-process open loops: far more than 500/s x a few ms needs, so the pool never limits the rate.
 INPROCESS_RATE_WORKERS = 256
 HTTP_CONNECTIONS = 64
-SERVER_READY_SECONDS = 60.0
-SERVER_STOP_SECONDS = 15.0
+SERVED = ("wallet", "identity", "compliance", "games")  # what the http-rate server runs
 ROUNDS_PATH = "/v1/games/rounds"
 
 #: (game, weight, stake, params) of the mixed scenario; mines is followed by two reveals and a cash-out.
@@ -432,76 +427,6 @@ def _renamed(values: dict[str, float]) -> dict[str, float]:
 # -- over HTTP ------------------------------------------------------------------------------------------------------
 
 
-class RoundsServer:
-    """`croupier serve` with every service, in a child process of its own session, on the bench's database."""
-
-    def __init__(self, database_url: str, secret: str, log_path: Path) -> None:
-        self.database_url = database_url
-        self.secret = secret
-        self.log_path = log_path
-        self.port = 0
-        self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    async def start(self) -> None:
-        self.port = find_free_port(HOST)
-        environment = {**os.environ, "CROUPIER_LOG_LEVEL": "warning", "CROUPIER_AUTH_SECRET": self.secret}
-        command = [sys.executable, "-m", "croupier", "serve"]
-        for service in ("wallet", "identity", "compliance", "games"):
-            command += ["--service", service]
-        command += ["--database-url", self.database_url, "--host", HOST, "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                env=environment,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + SERVER_READY_SECONDS
-        connection = HttpConnection(HOST, self.port)
-        try:
-            while time.monotonic() < deadline:
-                if self._process.returncode is not None:
-                    raise RuntimeError(f"the server exited at start:\n{self.log_tail()}")
-                try:
-                    response = await asyncio.wait_for(connection.get("/health/ready"), timeout=2.0)
-                    if response.status == 200:
-                        return
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, HttpProtocolError):
-                    await connection.close()
-                await asyncio.sleep(0.1)
-        finally:
-            await connection.close()
-        raise RuntimeError(f"the server was not ready within {SERVER_READY_SECONDS:g} s:\n{self.log_tail()}")
-
-    async def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(process.wait(), SERVER_STOP_SECONDS)
-        except TimeoutError:
-            pass
-        finally:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
 def _http_operation(connection: HttpConnection, heads: list[bytes]) -> Operation:
     choose = random.choice
     dumps, loads = orjson.dumps, orjson.loads
@@ -524,7 +449,7 @@ def _http_operation(connection: HttpConnection, heads: list[bytes]) -> Operation
 async def _http_rate(
     options: RoundsBenchOptions, setup: Setup, url: str, secret: str, work_dir: Path, postgres_pid: int | None
 ) -> ScenarioResult:
-    server = RoundsServer(url, secret, work_dir / "server.log")
+    server = WalletServer(url, work_dir / "server.log", services=SERVED, secret=secret)
     connections: list[HttpConnection] = []
     try:
         await server.start()

@@ -1,4 +1,4 @@
-"""The wallet as a separate server process (`croupier serve --service wallet`), as in the split deployment.
+"""Croupier as a separate server process (`croupier serve --service wallet ...`), as in the split deployment.
 
 It runs in its own session, so a Ctrl-C in the terminal reaches only the bench, which then stops the server in order
 (SIGINT: uvicorn drains, the ledger writer finishes what was submitted), falling back to SIGKILL.
@@ -29,11 +29,24 @@ class WalletServerError(RuntimeError):
 
 
 class WalletServer:
-    """`async with WalletServer(url, log_path) as server:` starts the process and waits for /health/ready."""
+    """`async with WalletServer(url, log_path) as server:` starts the process and waits for /health/ready.
 
-    def __init__(self, database_url: str, log_path: Path) -> None:
+    `services`: what the process serves (the wallet alone by default). `secret`: the deployment's token key, when the
+    bench signs players' tokens with it too; by default a key of the bench's own.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *,
+        services: tuple[str, ...] = ("wallet",),
+        secret: str | None = None,
+    ) -> None:
         self.database_url = database_url
         self.log_path = log_path
+        self.services = services
+        self.secret = secret
         self.host = HOST
         self.port = 0
         self.authorization: str | None = None
@@ -54,25 +67,15 @@ class WalletServer:
 
     async def start(self) -> None:
         self.port = find_free_port(self.host)
-        # A key of the bench's own: the server verifies, the bench signs its service token with it.
-        secret = secrets.token_urlsafe(32)
+        # The server verifies with this key; the bench signs its service token with it.
+        secret = self.secret or secrets.token_urlsafe(32)
         token, _ = TokenSigner(secret, lifetime=timedelta(minutes=15)).issue(Principal("service", "bench"))
         self.authorization = f"Bearer {token}"
         environment = {**os.environ, "CROUPIER_LOG_LEVEL": "warning", "CROUPIER_AUTH_SECRET": secret}
-        command = [
-            sys.executable,
-            "-m",
-            "croupier",
-            "serve",
-            "--service",
-            "wallet",
-            "--database-url",
-            self.database_url,
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-        ]
+        command = [sys.executable, "-m", "croupier", "serve"]
+        for service in self.services:
+            command += ["--service", service]
+        command += ["--database-url", self.database_url, "--host", self.host, "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *command,
@@ -94,7 +97,7 @@ class WalletServer:
         try:
             while time.monotonic() < deadline:
                 if self._process is not None and self._process.returncode is not None:
-                    raise WalletServerError(f"the wallet server exited at start:\n{self.log_tail()}")
+                    raise WalletServerError(f"the server exited at start:\n{self.log_tail()}")
                 try:
                     response = await asyncio.wait_for(connection.get("/health/ready"), timeout=2.0)
                     if response.status == 200:
@@ -104,7 +107,7 @@ class WalletServer:
                 await asyncio.sleep(0.1)
         finally:
             await connection.close()
-        raise WalletServerError(f"the wallet server was not ready within {READY_TIMEOUT_SECONDS}s:\n{self.log_tail()}")
+        raise WalletServerError(f"the server was not ready within {READY_TIMEOUT_SECONDS}s:\n{self.log_tail()}")
 
     async def stop(self) -> None:
         process, self._process = self._process, None
