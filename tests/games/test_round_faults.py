@@ -34,17 +34,17 @@ from croupier.games.rounds import PlayerRef
 from croupier.identity.schemas import CreateBrandRequest, RegisterPlayerRequest
 from croupier.kit.auth import Principal
 from croupier.kit.config import Settings
-from croupier.kit.embedded_pg import EmbeddedPostgres, find_free_port
+from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.kit.errors import ServiceUnavailable
 from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
 from croupier.wallet.verify import verify_ledger
 from tests.conftest import service_headers, token_signer_for_tests
 from tests.wallet.test_faults import (
-    Croupier,
     _cleanup,
     _connect_to_data_dir,
     _env,
     _postgres_pids,
+    _start_croupier,
     _wait_ready,
 )
 
@@ -63,25 +63,11 @@ GAMES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _start(data_dir: Path, log: Path, started: list["subprocess.Popen[bytes]"]) -> Croupier:
-    port = find_free_port()
-    env = _env() | {
-        "CROUPIER_GAMES_STALE_AFTER_SECONDS": "1",
-        "CROUPIER_GAMES_RECOVERY_SECONDS": "0.3",
-        "CROUPIER_GAMES_ABANDON_AFTER_SECONDS": "3",
-    }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "croupier", "up", "--data-dir", str(data_dir), "--port", str(port)],
-            env=env,
-            cwd=data_dir.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    started.append(process)
-    return Croupier(process, data_dir, f"http://127.0.0.1:{port}", log)
+RECOVER_FAST = {
+    "CROUPIER_GAMES_STALE_AFTER_SECONDS": "1",
+    "CROUPIER_GAMES_RECOVERY_SECONDS": "0.3",
+    "CROUPIER_GAMES_ABANDON_AFTER_SECONDS": "3",
+}
 
 
 @dataclass
@@ -229,7 +215,7 @@ async def test_kill_9_while_rounds_are_played_finishes_or_refunds_every_round_on
     data_dir = tmp_path / "data"
     pgdata = data_dir.resolve() / "pgdata"
     with _cleanup(pgdata) as started:
-        first = _start(data_dir, tmp_path / "first.log", started)
+        first = _start_croupier(data_dir, tmp_path / "first.log", started, RECOVER_FAST)
         await _wait_ready(first)
         seen = Seen()
         limits = httpx.Limits(max_connections=WORKERS * 2, max_keepalive_connections=WORKERS * 2)
@@ -245,7 +231,7 @@ async def test_kill_9_while_rounds_are_played_finishes_or_refunds_every_round_on
         assert not seen.unexpected, seen.unexpected[:5]
         assert len(seen.answered) > 20, f"only {len(seen.answered)} rounds answered before the kill"
 
-        second = _start(data_dir, tmp_path / "second.log", started)
+        second = _start_croupier(data_dir, tmp_path / "second.log", started, RECOVER_FAST)
         await _wait_ready(second)
         await _wait_until_every_round_is_final(data_dir)
 

@@ -142,12 +142,14 @@ def _cleanup(*pgdatas: Path) -> Iterator[list["subprocess.Popen[bytes]"]]:
             _stop_postgres(pgdata)
 
 
-def _start_croupier(data_dir: Path, log: Path, started: list["subprocess.Popen[bytes]"]) -> Croupier:
+def _start_croupier(
+    data_dir: Path, log: Path, started: list["subprocess.Popen[bytes]"], extra_env: dict[str, str] | None = None
+) -> Croupier:
     port = find_free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "croupier", "up", "--data-dir", str(data_dir), "--port", str(port)],
-            env=_env(),
+            env=_env() | (extra_env or {}),
             cwd=data_dir.parent,
             stdin=subprocess.DEVNULL,
             stdout=out,
