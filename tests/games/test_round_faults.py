@@ -306,7 +306,7 @@ async def test_database_restart_while_rounds_are_played_finishes_or_refunds_ever
     with _cleanup(server.pgdata):
         url = await asyncio.to_thread(server.start)
         try:
-            settings = Settings(games_stale_after_seconds=1, games_recovery_seconds=0.3, games_abandon_after_seconds=3)  # type: ignore[call-arg]
+            settings = Settings(games_stale_after_seconds=1, games_recovery_seconds=0.3, games_abandon_after_seconds=3)
             platform = await bootstrap(settings, url)
             try:
                 players = await _setup_in_process(platform)
