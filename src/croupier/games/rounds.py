@@ -55,7 +55,6 @@ from croupier.wallet.client import (
     AccountNotFound,
     CreateTransferRequest,
     CurrencyMismatch,
-    IdempotencyConflict,
     InsufficientFunds,
     OpenAccountRequest,
     ReverseTransferRequest,
@@ -160,20 +159,22 @@ class RoundLifecycle:
             {"ip": player.ip, "game": game, "round_id": str(round_id), "currency": currency.code},
         )
         house = await self._house(player.brand_id, currency.code)
-        record = await self._open(
-            round_id,
-            player,
-            account,
-            house,
-            game,
-            stake,
-            normalised,
-            settings,
-            limits.max_win,
-            config.rng_version,
-            request_key,
-            verdict.decision_id,
-        )
+        round_ = {
+            "id": round_id,
+            "player_id": player.player_id,
+            "brand_id": player.brand_id,
+            "request_key": request_key,
+            "game": game,
+            "currency": currency.code,
+            "stake": stake,
+            "params": normalised,
+            "settings": settings,
+            "max_win": limits.max_win,
+            "rng_version": config.rng_version,
+            "player_account_id": account.account_id,
+            "house_account_id": house,
+        }
+        record = await self._open(round_, verdict.decision_id)
         if record is None:  # the same request key won a race with this request
             existing = await self._by_request(player.player_id, request_key)
             assert existing is not None
@@ -322,96 +323,43 @@ class RoundLifecycle:
 
     # -- the steps of a round ---------------------------------------------------------------------------------------
 
-    async def _open(
-        self,
-        round_id: UUID,
-        player: PlayerRef,
-        account: PlayerAccount,
-        house: UUID,
-        game: str,
-        stake: int,
-        params: dict[str, Any],
-        settings: dict[str, Any],
-        max_win: int,
-        rng: str,
-        request_key: str,
-        decision_id: UUID,
-    ) -> Any:
+    async def _open(self, round_: dict[str, Any], decision_id: UUID) -> tuple[Any, Any] | None:
+        """Store the round with its seeds; (round, seed material), or None if its request key exists already."""
         for _ in range(3):
-            now = self.clock()
             try:
-                record = await self._insert_opened(
-                    now,
-                    round_id,
-                    player,
-                    account,
-                    house,
-                    game,
-                    stake,
-                    params,
-                    settings,
-                    max_win,
-                    rng,
-                    request_key,
-                    decision_id,
-                )
+                opened = await self._insert_opened(round_, decision_id)
             except _DuplicateRequest:
                 return None
-            if record is not None:
-                return record  # (round, its seed material)
-            await self._ensure_pair(player.player_id, player.brand_id)  # first bet: create the pair, then retry
+            if opened is not None:
+                return opened
+            await self._ensure_pair(round_["player_id"], round_["brand_id"])  # first bet: create the pair, retry
         raise RoundInterrupted("no active seed pair could be taken; retry")
 
-    async def _insert_opened(
-        self,
-        now: Any,
-        round_id: UUID,
-        player: PlayerRef,
-        account: PlayerAccount,
-        house: UUID,
-        game: str,
-        stake: int,
-        params: dict[str, Any],
-        settings: dict[str, Any],
-        max_win: int,
-        rng: str,
-        request_key: str,
-        decision_id: UUID,
-    ) -> Any:
+    async def _insert_opened(self, round_: dict[str, Any], decision_id: UUID) -> tuple[Any, Any] | None:
         """Take the nonce, store the round and its first audit entry in one transaction (None: no active pair)."""
+        now = self.clock()
         async with self.db.transaction() as connection:
             seeds: dict[str, Any]
-            if rng == "stake-v1":
-                pair = await repository.take_nonce_of_active(connection, player.player_id)
+            material: Any
+            if round_["rng_version"] == "stake-v1":
+                pair = await repository.take_nonce_of_active(connection, round_["player_id"])
                 if pair is None:
-                    seeds = {}
-                else:
-                    seeds = {
-                        "pair_id": pair["id"],
-                        "nonce": pair["nonce"],
-                        "server_seed_hash": pair["server_seed_hash"],
-                        "client_seed": pair["client_seed"],
-                    }
-                    material: Any = BetSeeds(ServerSeed(pair["server_seed"]), pair["client_seed"], pair["nonce"])
+                    return None
+                seeds = {
+                    "pair_id": pair["id"],
+                    "nonce": pair["nonce"],
+                    "server_seed_hash": pair["server_seed_hash"],
+                    "client_seed": pair["client_seed"],
+                }
+                material = BetSeeds(ServerSeed(pair["server_seed"]), pair["client_seed"], pair["nonce"])
             else:
                 material = CertifiedSeed.new()
                 seeds = {"certified_seed": material.hex}
-            if seeds:
-                values = {
-                    "id": round_id,
-                    "player_id": player.player_id,
-                    "brand_id": player.brand_id,
-                    "request_key": request_key,
-                    "game": game,
-                    "currency": account.currency,
-                    "stake": stake,
-                    "params": params,
-                    "settings": settings,
-                    "max_win": max_win,
-                    "rng_version": rng,
+            record = await repository.insert_round(
+                connection,
+                {
+                    **round_,
                     **seeds,
-                    "player_account_id": account.account_id,
-                    "house_account_id": house,
                     "status": "open",
                     "version": 1,
                     "actions": [],
@@ -421,37 +369,29 @@ class RoundLifecycle:
                     "view": {},
                     "created_at": now,
                     "updated_at": now,
-                }
-                record = await repository.insert_round(connection, values)
-                if record is None:
-                    raise _DuplicateRequest
-                await audit.append(
-                    connection,
-                    [
-                        audit.entry(
-                            "opened",
-                            now,
-                            round_id,
-                            0,
-                            player_id=player.player_id,
-                            brand_id=player.brand_id,
-                            request_key=request_key,
-                            game=game,
-                            currency=account.currency,
-                            stake=stake,
-                            params=params,
-                            settings=settings,
-                            max_win=max_win,
-                            rng_version=rng,
-                            seeds={k: str(v) if isinstance(v, UUID) else v for k, v in seeds.items()},
-                            player_account_id=str(account.account_id),
-                            house_account_id=str(house),
-                            compliance_decision_id=str(decision_id),
-                        )
-                    ],
-                )
-                return record, material
-        return None
+                },
+            )
+            if record is None:
+                raise _DuplicateRequest
+            accounts = ("player_account_id", "house_account_id")
+            logged = {name: value for name, value in round_.items() if name != "id" and name not in accounts}
+            await audit.append(
+                connection,
+                [
+                    audit.entry(
+                        "opened",
+                        now,
+                        round_["id"],
+                        0,
+                        **logged,
+                        player_account_id=str(round_["player_account_id"]),
+                        house_account_id=str(round_["house_account_id"]),
+                        seeds={k: str(v) if isinstance(v, UUID) else v for k, v in seeds.items()},
+                        compliance_decision_id=str(decision_id),
+                    )
+                ],
+            )
+        return record, material
 
     async def _drive(self, record: Any, engine: GameEngine, seeds: Any = None) -> dict[str, Any]:
         """Take the initial stake of an open round, fix its outcome (or first state), pay it."""
@@ -643,9 +583,7 @@ class RoundLifecycle:
                     metadata={"round_id": str(record["id"]), "game": record["game"], **extra_metadata},
                 )
             )
-        except (*DEFINITE_REFUSALS, TransferTombstoned, IdempotencyConflict):
-            raise
-        except DomainError as error:
+        except DomainError as error:  # refusals (4xx) as they are; anything else leaves the stake unconfirmed
             if error.status < 500:
                 raise
             raise RoundInterrupted(

@@ -349,22 +349,24 @@ async def player_verification(db: Database, player_id: str, round_id: UUID) -> d
             raise RoundNotFound(f"round {round_id} not found")
         revealed = None
         if record["rng_version"] == "stake-v1":
-            entry = await repository.revealed_seed_entry(connection, record["pair_id"])
-            revealed = None if entry is None else orjson.loads(entry["body"])["server_seed"]
-        result = await replay_round(connection, round_id)
-    verifiable = record["rng_version"] != "stake-v1" or revealed is not None
+            pair = await repository.pair_for_round(connection, record["pair_id"])
+            revealed = pair["server_seed"] if pair is not None and pair["revealed_at"] is not None else None
+        verifiable = record["rng_version"] != "stake-v1" or revealed is not None
+        # Not replayed while the seed is secret: the player could not check the answer anyway.
+        result = await replay_round(connection, round_id) if verifiable else None
+    settled = None if record["outcome"] is None else {k: record[k] for k in ("outcome", "staked", "payout")}
     return {
         "round_id": round_id,
         "verifiable": verifiable,
-        "matches": result["matches"] if verifiable else None,
+        "matches": None if result is None else result["matches"],
         "rng_version": record["rng_version"],
         "server_seed": revealed,
         "server_seed_hash": record["server_seed_hash"],
         "client_seed": record["client_seed"],
         "nonce": record["nonce"],
-        "recorded": result["recorded"],
-        "recomputed": result["recomputed"] if verifiable else None,
-        "problems": result["problems"] if verifiable else [],
+        "recorded": settled if result is None else result["recorded"],
+        "recomputed": None if result is None else result["recomputed"],
+        "problems": [] if result is None else result["problems"],
     }
 
 

@@ -88,6 +88,8 @@ CREATE TABLE games.audit_log (
 );
 CREATE UNIQUE INDEX audit_log_round_seq ON games.audit_log (round_id, seq);
 CREATE INDEX audit_log_feed ON games.audit_log (txid, id);
+-- The revealed server seed of a pair, for `croupier round replay`.
+CREATE INDEX audit_log_seed_revealed ON games.audit_log ((body::jsonb ->> 'pair_id')) WHERE kind = 'seed_revealed';
 
 -- The hash chain: the sealer appends every audit entry of a finished transaction, in (txid, id) order.
 -- entry_hash = sha256(body); chain_hash = sha256(previous chain_hash || entry_hash), hex, genesis = 64 zeros.
