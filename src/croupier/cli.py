@@ -16,6 +16,7 @@ from rich.table import Table
 import croupier
 from croupier.bench.cli import bench_app
 from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate
+from croupier.cli_options import DatabaseUrl, DataDir, settings_from_options
 from croupier.games.cli import audit_app, round_app
 from croupier.games.rng.cli import fair_app, rng_app
 from croupier.kit.config import Settings
@@ -32,23 +33,6 @@ app.add_typer(bench_app, name="bench")
 console = Console()
 err = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Embedded PostgreSQL data directory (env CROUPIER_DATA_DIR).")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Use this PostgreSQL instead of the embedded one (env CROUPIER_DATABASE_URL)."),
-]
-
-
-def _settings(data_dir: Path | None = None, database_url: str | None = None, **overrides: object) -> Settings:
-    values: dict[str, object] = {k: v for k, v in overrides.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    if database_url is not None:
-        values["database_url"] = database_url
-    return Settings(**values)  # type: ignore[arg-type]
-
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,7 +47,7 @@ def up(
     pg_port: Annotated[int | None, typer.Option(help="Embedded PostgreSQL port (env CROUPIER_PG_PORT).")] = None,
 ) -> None:
     """Run the whole platform in one process: embedded PostgreSQL, migrations, every service's HTTP API."""
-    settings = _settings(data_dir, database_url_, host=host, port=port, pg_port=pg_port)
+    settings = settings_from_options(data_dir, database_url_, host=host, port=port, pg_port=pg_port)
     _serve(settings, DEFAULT_SERVICES)
 
 
@@ -85,7 +69,7 @@ def serve(
     if "identity" in service and "wallet" not in service:
         err.print("[red]identity opens wallet accounts in-process: serve it with --service wallet as well[/red]")
         raise typer.Exit(2)
-    settings = _settings(None, database_url_, host=host, port=port)
+    settings = settings_from_options(None, database_url_, host=host, port=port)
     if not settings.database_url:
         err.print("[red]croupier serve needs --database-url or CROUPIER_DATABASE_URL[/red]")
         raise typer.Exit(2)
@@ -140,7 +124,7 @@ def _run_until_signalled(server: uvicorn.Server) -> None:
 @app.command("migrate")
 def migrate_command(data_dir: DataDir = None, database_url_: DatabaseUrl = None) -> None:
     """Apply every service's pending migrations (one history per service schema)."""
-    settings = _settings(data_dir, database_url_)
+    settings = settings_from_options(data_dir, database_url_)
     with database_url(settings) as (url, _):
         applied = asyncio.run(migrate(url))
     for schema, migrations in applied.items():
@@ -160,7 +144,7 @@ def wallet_verify(
     """Recompute every balance from the transfers; exit 1 on any discrepancy, 2 if it could not verify."""
     from croupier.wallet.verify import VerifyReport, verify_ledger
 
-    settings = _settings(data_dir, database_url_)
+    settings = settings_from_options(data_dir, database_url_)
 
     async def run(url: str) -> VerifyReport:
         db = Database(url, min_size=1, max_size=2)
@@ -234,7 +218,7 @@ def admin_create(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         err.print(f"[red]{problems}[/red]")
         raise typer.Exit(2) from None
-    settings = _settings(data_dir, database_url_)
+    settings = settings_from_options(data_dir, database_url_)
 
     async def run(url: str) -> str:
         await migrate(url)
@@ -351,7 +335,7 @@ def token_command(
     from croupier.bootstrap import token_signer
     from croupier.kit.auth import Principal
 
-    settings = _settings(data_dir)
+    settings = settings_from_options(data_dir)
     if settings.auth_secret is None and not (settings.data_dir.expanduser() / "auth-secret").exists():
         err.print(
             f"[red]no token key: set CROUPIER_AUTH_SECRET, or start croupier up in {settings.data_dir} first[/red]"

@@ -16,6 +16,7 @@ import asyncpg
 import typer
 from rich.console import Console
 
+from croupier.cli_options import DatabaseUrl, DataDir, settings_from_options
 from croupier.games.audit import ChainReport, verify
 from croupier.games.replay import ReplayError, replay_round
 
@@ -26,13 +27,6 @@ console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Embedded PostgreSQL data directory (env CROUPIER_DATA_DIR).")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Use this PostgreSQL instead of the embedded one (env CROUPIER_DATABASE_URL)."),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -40,14 +34,8 @@ def _with_connection(
     data_dir: Path | None, database_url_: str | None, work: Callable[[Any], Awaitable[T]], what: str
 ) -> T:
     from croupier.bootstrap import database_url
-    from croupier.kit.config import Settings
 
-    overrides: dict[str, Any] = {}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    if database_url_ is not None:
-        overrides["database_url"] = database_url_
-    settings = Settings(**overrides)
+    settings = settings_from_options(data_dir, database_url_)
 
     async def run(url: str) -> T:
         connection = await asyncpg.connect(url)
