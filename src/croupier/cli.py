@@ -320,6 +320,22 @@ def simulate_self_exclusion_register(
     serve(host=host, port=port, api_keys=keys)
 
 
+@simulate_app.command("psp")
+def simulate_psp(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8098,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    webhook_base: Annotated[
+        str | None,
+        typer.Option(help="Each provider posts its webhooks to <webhook-base>/<name> (the cashier's endpoints)."),
+    ] = "http://127.0.0.1:8000/v1/cashier/webhooks",
+) -> None:
+    """Serve simulated payment providers (cards, Pix, UPI, iDEAL, e-wallets, M-Pesa, crypto) with fault injection."""
+    from croupier.simulators.psp.app import serve
+
+    console.print(f"payment-provider simulator on http://{host}:{port} (webhooks to {webhook_base}/<provider>)")
+    serve(host=host, port=port, webhook_base=webhook_base)
+
+
 @app.command("token")
 def token_command(
     service: Annotated[

@@ -1,0 +1,1 @@
+"""Payment-provider adapters: one module per provider protocol, each exporting `Adapter` (see `base`)."""
