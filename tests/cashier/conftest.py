@@ -131,7 +131,9 @@ async def webhook_sink() -> AsyncIterator[WebhookSink]:
 
     @app.post("/{name}")
     async def receive(name: str, request: Request) -> Response:
-        sink.received.setdefault(name, []).append(({k.lower(): v for k, v in request.headers.items()}, await request.body()))
+        sink.received.setdefault(name, []).append(
+            ({k.lower(): v for k, v in request.headers.items()}, await request.body())
+        )
         return Response("ok")
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))

@@ -53,7 +53,9 @@ class SimulatedProvider:
 
 def default_providers() -> list[SimulatedProvider]:
     """One provider per protocol, named after it, with the credentials `croupier.cashier` assumes by default."""
-    return [SimulatedProvider(p, p, api_key=api_key_for(p), webhook_secret=webhook_secret_for(p)) for p in PROTOCOL_MODULES]
+    return [
+        SimulatedProvider(p, p, api_key=api_key_for(p), webhook_secret=webhook_secret_for(p)) for p in PROTOCOL_MODULES
+    ]
 
 
 def api_key_for(name: str) -> str:
