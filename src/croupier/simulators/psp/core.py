@@ -365,10 +365,10 @@ class WebhookSender:
             await asyncio.sleep(0.2 * 2**attempt * (0.5 + random.random()))
         return None
 
-    async def drain(self, timeout: float = 10.0) -> None:
+    async def drain(self, seconds: float = 10.0) -> None:
         """Wait for queued deliveries (tests and the reset call use it)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 while self._tasks:
                     await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
