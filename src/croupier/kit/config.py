@@ -4,6 +4,7 @@ Every setting is documented in docs/configuration.md; keep the two in step.
 """
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,5 +78,41 @@ class Settings(BaseSettings):
     self_exclusion_register_api_key: SecretStr | None = Field(default=None, description="The register's API key.")
     self_exclusion_register_timeout: float = Field(
         default=2.0, gt=0, le=30, description="Seconds a register check may take, retry included."
+    )
+    cashier_providers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Payment providers (JSON list of provider configurations, see docs/cashier.md). Empty: the "
+        "simulator's providers when cashier_simulator_url is set, else none.",
+    )
+    cashier_simulator_url: str | None = Field(
+        default=None,
+        description="Base URL of `croupier simulate psp`: use its providers with their default credentials.",
+    )
+    cashier_public_url: str | None = Field(
+        default=None,
+        description="Public base URL of this platform, for provider webhooks and redirects (default http://host:port).",
+    )
+    cashier_worker_seconds: float = Field(default=0.5, gt=0, description="How often the webhook queue is polled.")
+    cashier_webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Tries to apply a queued webhook before it is dead-lettered."
+    )
+    cashier_recovery_seconds: float = Field(
+        default=5.0, gt=0, description="How often interrupted payments are looked for and repaired."
+    )
+    cashier_poll_after_seconds: float = Field(
+        default=120.0, gt=0, description="A payment with no webhook this long is asked about at its provider."
+    )
+    cashier_max_attempts: int = Field(default=3, ge=1, le=10, description="Providers tried for one payment.")
+    cashier_fx_max_age_seconds: float = Field(
+        default=86_400.0, gt=0, description="An FX rate older than this is not used for a conversion."
+    )
+    cashier_breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive failures that take a provider out of rotation."
+    )
+    cashier_breaker_cooldown_seconds: float = Field(
+        default=30.0, gt=0, description="How long a provider stays out of rotation before it is tried again."
+    )
+    cashier_exploration: float = Field(
+        default=0.05, ge=0, le=0.5, description="Share of payments routed to a random eligible provider."
     )
     log_level: str = Field(default="info", description="Log level of the platform's loggers.")

@@ -94,3 +94,12 @@ def simulator_providers(base_url: str) -> list[ProviderConfig]:
         )
         for name, methods, countries, currencies, priority in SIMULATED
     ]
+
+
+def configured_providers(configured: list[dict[str, Any]], simulator_url: str | None) -> list[ProviderConfig]:
+    """The providers of this deployment (Settings.cashier_providers, else the simulator's when its URL is set)."""
+    if configured:
+        return [ProviderConfig.model_validate(item) for item in configured]
+    if simulator_url:
+        return simulator_providers(simulator_url)
+    return []
