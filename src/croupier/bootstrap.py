@@ -36,6 +36,7 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("identity", "croupier.identity"),
     ("compliance", "croupier.compliance"),
     ("games", "croupier.games"),
+    ("cashier", "croupier.cashier"),
 )
 #: What `croupier up` (and a bootstrap without `services`) runs.
 DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity", "compliance", "games")
