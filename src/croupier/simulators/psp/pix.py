@@ -257,7 +257,9 @@ def build_router(state: ProviderState) -> APIRouter:
             chave=chave,
             solicitacao=str(body.get("solicitacaoPagador") or ""),
             location=location,
-            pix_copia_e_cola=br_code(location, amount, str(state.options.get("merchant_name", "CROUPIER")), "SAO PAULO"),
+            pix_copia_e_cola=br_code(
+                location, amount, str(state.options.get("merchant_name", "CROUPIER")), "SAO PAULO"
+            ),
         )
         state.schedule_completion(txn, lambda t: complete(state, t, "succeeded", None))
         if fault is not None and fault.kind == "error_after_charge":
