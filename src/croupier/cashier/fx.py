@@ -14,9 +14,8 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from croupier.cashier.errors import FxRateUnavailable
+from croupier.cashier.repository import Connection
 from croupier.kit.ids import uuid7
 from croupier.kit.money import CurrencyRegistry
 
@@ -44,7 +43,7 @@ def convert(amount: int, rate: Rate, currencies: CurrencyRegistry) -> int:
 
 
 async def add_rate(
-    connection: asyncpg.Connection[Any],
+    connection: Connection,
     *,
     base: str,
     quote: str,
@@ -71,7 +70,7 @@ async def add_rate(
 
 
 async def current_rate(
-    connection: asyncpg.Connection[Any], base: str, quote: str, *, now: datetime, max_age: timedelta
+    connection: Connection, base: str, quote: str, *, now: datetime, max_age: timedelta
 ) -> Rate:
     """The newest rate in force for base -> quote (or the inverse of quote -> base); refuses a stale one."""
     row = await connection.fetchrow(
@@ -99,7 +98,7 @@ async def current_rate(
     )
 
 
-async def list_rates(connection: asyncpg.Connection[Any], limit: int = 100) -> list[dict[str, Any]]:
+async def list_rates(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = await connection.fetch(
         """SELECT DISTINCT ON (base, quote) * FROM cashier.fx_rates
            ORDER BY base, quote, effective_at DESC, created_at DESC LIMIT $1""",
@@ -109,7 +108,7 @@ async def list_rates(connection: asyncpg.Connection[Any], limit: int = 100) -> l
 
 
 async def record_conversion(
-    connection: asyncpg.Connection[Any],
+    connection: Connection,
     *,
     payment_id: UUID,
     from_amount: int,
