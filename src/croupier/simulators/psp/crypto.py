@@ -72,8 +72,7 @@ def required_confirmations(state: ProviderState, network: str) -> int:
 def decimal_amount(minor: int, asset: str) -> str:
     """Minor units as the gateway writes them: the asset's units without trailing zeros ("12.5", "0.0012")."""
     value = Decimal(minor).scaleb(-ASSET_EXPONENTS.get(asset, 2))
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _minor(amount: str, asset: str) -> int | None:
@@ -218,7 +217,7 @@ def build_router(state: ProviderState) -> APIRouter:
         if fault.kind in ("error", "timeout"):
             return await state.failure_response(fault), False
         if fault.kind == "soft_decline":
-            return _error(503, "service_unavailable", "the gateway cannot serve this request right now"), False
+            return _error(422, "network_maintenance", "the network is under maintenance; try later"), False
         return _error(403, "customer_blocked", "compliance refused this customer or address"), False
 
     @router.post("/v1/addresses")
