@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 import croupier
 from croupier.bootstrap import DEFAULT_SERVICES, Platform, bootstrap, shutdown
+from croupier.cashier import api as cashier_api
 from croupier.compliance import api as compliance_api
 from croupier.games import api as games_api
 from croupier.identity import api as identity_api
@@ -72,6 +73,13 @@ def build_app(
                 ),
             },
             {
+                "name": "cashier",
+                "description": (
+                    "Deposits and withdrawals across payment providers (routing, failover, webhooks, FX), the "
+                    "approval queue, dead letters, reconciliation and provider health."
+                ),
+            },
+            {
                 "name": "compliance",
                 "description": "Limits, time-outs, self-exclusions, reality checks, and the gate's decision log.",
             },
@@ -97,6 +105,8 @@ def build_app(
         _add_routes(app, compliance_api.router)
     if "games" in served:
         _add_routes(app, games_api.router)
+    if "cashier" in served:
+        _add_routes(app, cashier_api.router)
 
     @app.get("/health/live", tags=["health"], summary="The process is up")
     async def live() -> dict[str, str]:
@@ -196,5 +206,6 @@ def _attach(app: FastAPI, platform: Platform) -> None:
     app.state.identity = platform.identity
     app.state.compliance = platform.compliance
     app.state.games = platform.games
+    app.state.cashier = platform.cashier
     app.state.token_signer = platform.token_signer
     app.state.trusted_proxies = tuple(platform.settings.trusted_proxies)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from croupier.cashier.providers.config import configured_providers
+from croupier.cashier.service import CashierService
 from croupier.compliance.client import ComplianceGate, InProcessComplianceGate
 from croupier.compliance.directory import (
     IdentityPlayerDirectory,
@@ -39,7 +41,7 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("cashier", "croupier.cashier"),
 )
 #: What `croupier up` (and a bootstrap without `services`) runs.
-DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity", "compliance", "games")
+DEFAULT_SERVICES: tuple[str, ...] = ("wallet", "identity", "compliance", "games", "cashier")
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Platform:
     identity: IdentityService | None = None
     compliance: ComplianceService | None = None
     games: GamesService | None = None
+    cashier: CashierService | None = None
     token_signer: TokenSigner | None = None
     clients: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +109,8 @@ async def bootstrap(
         raise ValueError("the compliance gate reads players and wallet events in-process: run it with both")
     if "games" in services and not {"wallet", "compliance"} <= set(services):
         raise ValueError("rounds debit the wallet and ask the compliance gate in-process: run games with both")
+    if "cashier" in services and not {"wallet", "identity", "compliance"} <= set(services):
+        raise ValueError("the cashier credits the wallet, reads players and asks the gate in-process: run it with them")
     await migrate(url, services)
     db = Database(url, min_size=2, max_size=settings.db_pool_size)
     await db.connect()
@@ -176,6 +181,28 @@ async def bootstrap(
                 else None,
             )
             await platform.games.start()
+        if "cashier" in services:
+            platform.cashier = CashierService(
+                db,
+                platform.clients["wallet"],
+                platform.clients["identity"],
+                platform.clients["compliance"],
+                currencies,
+                configured_providers(settings.cashier_providers, settings.cashier_simulator_url),
+                public_url=settings.cashier_public_url or f"http://{settings.host}:{settings.port}",
+                clock=clock,
+                max_attempts=settings.cashier_max_attempts,
+                fx_max_age=timedelta(seconds=settings.cashier_fx_max_age_seconds),
+                breaker_failures=settings.cashier_breaker_failures,
+                breaker_cooldown=settings.cashier_breaker_cooldown_seconds,
+                exploration=settings.cashier_exploration,
+                worker_seconds=settings.cashier_worker_seconds,
+                webhook_max_attempts=settings.cashier_webhook_max_attempts,
+                recovery_seconds=settings.cashier_recovery_seconds,
+                poll_after=timedelta(seconds=settings.cashier_poll_after_seconds),
+                session_revoked=IdentityPlayerDirectory(platform.clients["identity"]).session_revoked,
+            )
+            await platform.cashier.start()
     except BaseException:
         await db.close()
         raise
@@ -183,6 +210,8 @@ async def bootstrap(
 
 
 async def shutdown(platform: Platform) -> None:
+    if platform.cashier is not None:
+        await platform.cashier.stop()
     if platform.games is not None:
         await platform.games.stop()
     if platform.compliance is not None:

@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -20,7 +22,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from tests.conftest import free_port
+from croupier.app import build_app
+from croupier.bootstrap import Platform
+from croupier.identity.schemas import CreateBrandRequest, RegisterPlayerRequest
+from croupier.kit.config import Settings
+from tests.conftest import TEST_AUTH_SECRET, free_port
 
 
 @pytest.fixture(scope="session")
@@ -143,3 +149,109 @@ async def webhook_sink() -> AsyncIterator[WebhookSink]:
     yield sink
     server.should_exit = True
     await task
+
+
+# -- the cashier end to end: the platform with the simulator's providers, served on a real port ---------------------
+
+BRAND = "cashier-brand"
+PASSWORD = "a long enough password"
+COUNTRIES = ["GB", "NL", "DE", "BR", "IN", "KE", "PH"]
+CURRENCIES = ["EUR", "GBP", "USD", "BRL", "INR", "KES", "PHP", "BTC", "USDT"]
+
+
+@pytest.fixture
+def cashier_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(psp_url: str, cashier_port: int) -> Settings:
+    """The platform's settings for cashier tests: the simulator's providers, webhooks to the test's port, fast
+    workers (the recovery pass is driven by the tests that need it)."""
+    return Settings(
+        wallet_hold_sweep_seconds=0.2,
+        auth_secret=TEST_AUTH_SECRET,  # type: ignore[arg-type]
+        cashier_simulator_url=psp_url,
+        cashier_public_url=f"http://127.0.0.1:{cashier_port}",
+        cashier_worker_seconds=0.05,
+        cashier_recovery_seconds=3600,
+        cashier_exploration=0.0,
+    )
+
+
+@dataclass
+class CashierPlayer:
+    player_id: str
+    token: str
+    account_id: uuid.UUID
+    currency: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+async def cashier_api(platform: Platform, psp: SimulatorControl, cashier_port: int) -> AsyncIterator[httpx.AsyncClient]:
+    """The platform's API on the port the providers post their webhooks to."""
+    assert platform.identity is not None
+    await platform.identity.brands.create(
+        CreateBrandRequest.model_validate(
+            {
+                "id": BRAND,
+                "name": "Cashier",
+                "allowed_countries": COUNTRIES,
+                "allowed_currencies": CURRENCIES,
+                "kyc_required_for_withdrawal": False,
+            }
+        )
+    )
+    await psp.webhooks_to(f"http://127.0.0.1:{cashier_port}/v1/cashier/webhooks")
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(platform), host="127.0.0.1", port=cashier_port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{cashier_port}", timeout=30) as client:
+        yield client
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+def cashier_player(platform: Platform, cashier_api: httpx.AsyncClient) -> Callable[..., Awaitable[CashierPlayer]]:
+    """Register and log in a player of BRAND in `country` with a wallet in `currency`."""
+
+    async def make(country: str = "GB", currency: str = "EUR") -> CashierPlayer:
+        assert platform.identity is not None
+        email = f"c-{uuid.uuid4().hex[:10]}@example.com"
+        profile = await platform.identity.register(
+            BRAND,
+            RegisterPlayerRequest.model_validate(
+                {
+                    "email": email,
+                    "password": PASSWORD,
+                    "date_of_birth": date(1980, 1, 1),
+                    "country": country,
+                    "currency": currency,
+                }
+            ),
+            ip="192.0.2.1",
+        )
+        login = await cashier_api.post(
+            "/v1/identity/login", json={"brand_id": BRAND, "email": email, "password": PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        assert profile.wallet_account_id is not None
+        return CashierPlayer(str(profile.id), login.json()["access_token"], profile.wallet_account_id, currency)
+
+    return make
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await asyncio.sleep(0.05)

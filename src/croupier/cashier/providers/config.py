@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import httpx
@@ -93,6 +94,7 @@ def simulator_providers(base_url: str) -> list[ProviderConfig]:
             timeout_seconds=5.0,
         )
         for name, methods, countries, currencies, priority in SIMULATED
+        if importlib.util.find_spec(PROTOCOLS[name]) is not None
     ]
 
 

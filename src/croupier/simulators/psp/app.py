@@ -18,6 +18,7 @@ Control API (no authentication: a simulator only listens where its operator put 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -54,7 +55,9 @@ class SimulatedProvider:
 def default_providers() -> list[SimulatedProvider]:
     """One provider per protocol, named after it, with the credentials `croupier.cashier` assumes by default."""
     return [
-        SimulatedProvider(p, p, api_key=api_key_for(p), webhook_secret=webhook_secret_for(p)) for p in PROTOCOL_MODULES
+        SimulatedProvider(p, p, api_key=api_key_for(p), webhook_secret=webhook_secret_for(p))
+        for p, module in PROTOCOL_MODULES.items()
+        if importlib.util.find_spec(module) is not None  # a protocol being written is left out, not fatal
     ]
 
 

@@ -1,0 +1,258 @@
+"""Request and response models of the cashier API. Amounts are integers in minor units of their currency."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from croupier.cashier.providers.config import METHODS
+from croupier.kit.money import MAX_MINOR_UNITS
+
+Method = Annotated[str, Field(pattern=r"^[a-z_]{2,32}$", description="One of: " + ", ".join(METHODS))]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{2,9}$", examples=["EUR"])]
+RequestKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Your unique key for this request: repeating it returns the same payment (also after a "
+        "failover or a timeout), so a checkout is never charged twice.",
+    ),
+]
+DETAIL_KEYS = (
+    "card_token", "bin", "vpa", "flow", "phone", "channel", "bank", "iban", "pix_key", "network", "address",
+    "return_url", "account_name",
+)  # fmt: skip
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PaymentDetails(_In):
+    """What the method needs from the player. Card numbers never reach the platform: only the provider's token."""
+
+    card_token: str | None = Field(None, max_length=200, description="card: the provider's payment-method token.")
+    bin: str | None = Field(None, pattern=r"^[0-9]{6,8}$", description="card: the first 6-8 digits (for routing).")
+    vpa: str | None = Field(None, max_length=100, description="upi: the payer's VPA, e.g. name@bank.")
+    flow: Literal["collect", "intent"] | None = Field(None, description="upi: collect request or intent link.")
+    phone: str | None = Field(None, pattern=r"^\+?[0-9]{8,15}$", description="mobile_money / ewallet: MSISDN.")
+    channel: str | None = Field(None, max_length=40, description="ewallet: e.g. PH_GCASH, SG_GRABPAY, CN_ALIPAY.")
+    bank: str | None = Field(None, max_length=40, description="ideal: the issuing bank (BIC), optional.")
+    iban: str | None = Field(None, pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$", description="payouts to a bank.")
+    pix_key: str | None = Field(None, max_length=100, description="pix payouts: the receiver's Pix key.")
+    network: str | None = Field(None, pattern=r"^[a-z]{2,20}$", description="crypto: bitcoin, ethereum or tron.")
+    address: str | None = Field(None, max_length=120, description="crypto payouts: the destination address.")
+    return_url: str | None = Field(None, max_length=500, description="redirect flows: where the player comes back.")
+    account_name: str | None = Field(None, max_length=100)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class DepositRequest(_In):
+    method: Method
+    amount: StrictInt = Field(
+        ge=0,
+        le=MAX_MINOR_UNITS,
+        description="Minor units of `currency`. Crypto: the amount you expect to send (0: any); what arrives is "
+        "credited.",
+    )
+    currency: CurrencyCode | None = Field(None, description="Default: the wallet's currency.")
+    request_key: RequestKey
+    details: PaymentDetails = Field(default_factory=PaymentDetails)
+
+
+class WithdrawalRequest(_In):
+    method: Method
+    amount: StrictInt = Field(ge=1, le=MAX_MINOR_UNITS, description="Minor units of the wallet's currency.")
+    currency: CurrencyCode | None = Field(None, description="Must be the wallet's currency (the default).")
+    request_key: RequestKey
+    details: PaymentDetails = Field(default_factory=PaymentDetails)
+
+
+class NextActionOut(BaseModel):
+    type: str = Field(description="redirect, qr, upi_intent, approve_on_phone, crypto_address")
+    url: str | None = None
+    qr_data: str | None = None
+    copy_paste: str | None = None
+    message: str | None = None
+    address: str | None = None
+    network: str | None = None
+    asset: str | None = None
+    expires_at: str | None = None
+
+
+class PaymentOut(BaseModel):
+    id: UUID
+    kind: Literal["deposit", "withdrawal"]
+    status: str = Field(
+        description="deposit: created, pending, awaiting_transfer, processing, succeeded, failed, canceled, expired. "
+        "withdrawal: requested, pending_approval, approved, processing, paid, failed, rejected, canceled."
+    )
+    method: str
+    currency: str
+    amount: int
+    received_amount: int | None = Field(description="What the provider actually received or paid.")
+    wallet_currency: str
+    credited_amount: int | None = Field(description="What moved in the wallet (after conversion, if any).")
+    credited: bool
+    next_action: NextActionOut | None
+    failure_code: str | None
+    review: dict[str, Any] = Field(description="Withdrawals: why it waits for approval; crypto: under/overpaid.")
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, payment: dict[str, Any]) -> PaymentOut:
+        return cls(**{**payment, "credited": payment["credited_at"] is not None})
+
+
+class PaymentPage(BaseModel):
+    items: list[PaymentOut]
+    next_before: UUID | None
+
+
+class MethodOut(BaseModel):
+    method: str
+    currencies: list[str] = Field(description="Currencies a deposit can be made in.")
+    withdrawals: bool = Field(description="Whether withdrawals can be paid out with this method.")
+    wallet_currency: str
+
+
+class AttemptOut(BaseModel):
+    id: str
+    number: int
+    provider: str
+    status: str
+    outcome: str | None
+    provider_ref: str | None
+    error_code: str | None
+    detail: str
+    latency_ms: float | None
+    created_at: datetime
+    finished_at: datetime | None
+    callback_at: datetime | None
+
+
+class AdminPaymentOut(PaymentOut):
+    player_id: str
+    brand_id: str
+    country: str
+    provider: str | None
+    provider_ref: str | None
+    hold_id: UUID | None
+    decision_id: UUID | None
+    failure_detail: str | None
+    attempts: list[AttemptOut]
+    aml_checks: list[dict[str, Any]]
+    conversion: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, payment: dict[str, Any]) -> AdminPaymentOut:
+        return cls(**{**payment, "credited": payment["credited_at"] is not None})
+
+
+class WithdrawalQueueItem(PaymentOut):
+    player_id: str
+    brand_id: str
+
+
+class RejectRequest(_In):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class WebhookEventOut(BaseModel):
+    id: int
+    provider: str
+    status: str
+    attempts: int
+    deliveries: int
+    received_at: datetime
+    next_attempt_at: datetime
+    applied_at: datetime | None
+    last_error: str | None
+    headers: dict[str, Any]
+    body: str
+    events: list[dict[str, Any]] | None
+
+
+class RouteIn(_In):
+    provider: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    priority: int = Field(100, ge=0, le=10_000)
+    weight: int = Field(1, ge=0, le=10_000)
+    brand_id: str | None = Field(None, max_length=63)
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    method: Method | None = None
+    currency: CurrencyCode | None = None
+    min_amount: StrictInt | None = Field(None, ge=0, le=MAX_MINOR_UNITS)
+    max_amount: StrictInt | None = Field(None, ge=0, le=MAX_MINOR_UNITS)
+    bin_from: str | None = Field(None, pattern=r"^[0-9]{6,8}$")
+    bin_to: str | None = Field(None, pattern=r"^[0-9]{6,8}$")
+    enabled: bool = True
+
+
+class RouteOut(BaseModel):
+    id: UUID
+    provider: str
+    priority: int
+    weight: int
+    brand_id: str | None
+    country: str | None
+    method: str | None
+    currency: str | None
+    min_amount: int | None
+    max_amount: int | None
+    bin_from: str | None
+    bin_to: str | None
+    enabled: bool
+    created_at: datetime
+
+
+class FxRateIn(_In):
+    base: CurrencyCode
+    quote: CurrencyCode
+    rate: Decimal = Field(gt=0, max_digits=38, decimal_places=18, description="1 base = rate quote (major units).")
+    spread_bps: int = Field(0, ge=0, le=5000, description="What the platform keeps, in basis points.")
+    source: str = Field(min_length=1, max_length=100, description="Where the rate comes from (e.g. ECB).")
+    effective_at: datetime | None = Field(None, description="Default: now.")
+
+    @field_validator("effective_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("effective_at must carry a time zone offset")
+        return value
+
+
+class FxRateOut(BaseModel):
+    id: UUID
+    base: str
+    quote: str
+    rate: Decimal
+    spread_bps: int
+    source: str
+    effective_at: datetime
+
+
+class AutoApprovalIn(_In):
+    limits: dict[CurrencyCode, Annotated[StrictInt, Field(ge=0, le=MAX_MINOR_UNITS)]] = Field(
+        description="Largest withdrawal approved without review, per currency (minor units). A currency not "
+        "listed always goes to the approval queue."
+    )
+
+
+class AutoApprovalOut(BaseModel):
+    brand_id: str
+    limits: dict[str, int]
+
+
+class ReconcileIn(_In):
+    provider: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    day: date
