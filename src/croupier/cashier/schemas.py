@@ -26,7 +26,7 @@ RequestKey = Annotated[
 ]
 DETAIL_KEYS = (
     "card_token", "bin", "vpa", "flow", "phone", "channel", "bank", "iban", "pix_key", "network", "address",
-    "return_url", "account_name",
+    "return_url", "account_name", "holder_name", "account_holder", "destination",
 )  # fmt: skip
 
 
@@ -50,6 +50,9 @@ class PaymentDetails(_In):
     address: str | None = Field(None, max_length=120, description="crypto payouts: the destination address.")
     return_url: str | None = Field(None, max_length=500, description="redirect flows: where the player comes back.")
     account_name: str | None = Field(None, max_length=100)
+    holder_name: str | None = Field(None, max_length=100, description="card: the cardholder's name.")
+    account_holder: str | None = Field(None, max_length=100, description="bank payouts: the account holder.")
+    destination: str | None = Field(None, max_length=200, description="card payouts: the provider's destination.")
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
