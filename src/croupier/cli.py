@@ -16,6 +16,7 @@ from rich.table import Table
 import croupier
 from croupier.bench.cli import bench_app
 from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate
+from croupier.cashier.cli import cashier_app
 from croupier.cli_options import DatabaseUrl, DataDir, settings_from_options
 from croupier.games.cli import audit_app, round_app
 from croupier.games.rng.cli import fair_app, rng_app
@@ -247,6 +248,7 @@ app.add_typer(rng_app, name="rng")
 app.add_typer(fair_app, name="fair")
 app.add_typer(audit_app, name="audit")
 app.add_typer(round_app, name="round")
+app.add_typer(cashier_app, name="cashier")
 
 
 @geo_app.command("build")
