@@ -163,9 +163,7 @@ class CashierLedger:
                 metadata={"payment_id": str(payment_id), "payment_kind": "withdrawal"},
             )
         )
-        hold_id = result.transfer.hold_id
-        assert hold_id is not None
-        return hold_id
+        return result.transfer.id  # a hold is named by the id of its own transfer
 
     async def settle_withdrawal(
         self,
