@@ -1,8 +1,8 @@
 """The webhook queue: verify, store, answer at once; apply later, with retries and a dead-letter state.
 
 Intake (the provider's request): the adapter verifies the signature on the raw body; the body is stored in
-cashier.webhook_events (an identical redelivery only counts a delivery on the existing row) and the provider gets
-its answer. Nothing else happens in the provider's request, so a slow wallet or a crash never makes a provider
+cashier.webhook_events (an identical redelivery counts a delivery on the existing row, and sends an applied row
+back to the queue: id-only webhooks look the same for every status change) and the provider gets its answer. Nothing else happens in the provider's request, so a slow wallet or a crash never makes a provider
 retry, and an accepted webhook is never lost.
 
 Workers claim due events with a lease (FOR UPDATE SKIP LOCKED, then next_attempt_at pushed past the lease), so
@@ -85,7 +85,13 @@ class WebhookQueue:
             await connection.execute(
                 """INSERT INTO cashier.webhook_events (provider, digest, body, headers, received_at, next_attempt_at)
                    VALUES ($1, $2, $3, $4, $5, $5)
-                   ON CONFLICT (provider, digest) DO UPDATE SET deliveries = cashier.webhook_events.deliveries + 1""",
+                   ON CONFLICT (provider, digest) DO UPDATE SET deliveries = cashier.webhook_events.deliveries + 1,
+                       -- an id-only webhook (Mollie-style) has the same body for every status change: apply it
+                       -- again, since the status it leads to may be new (applying twice is safe)
+                       status = CASE WHEN cashier.webhook_events.status = 'applied' THEN 'pending'
+                                     ELSE cashier.webhook_events.status END,
+                       next_attempt_at = CASE WHEN cashier.webhook_events.status = 'applied' THEN $5
+                                              ELSE cashier.webhook_events.next_attempt_at END""",
                 provider,
                 hashlib.sha256(body).hexdigest(),
                 body,
