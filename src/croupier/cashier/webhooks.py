@@ -2,8 +2,9 @@
 
 Intake (the provider's request): the adapter verifies the signature on the raw body; the body is stored in
 cashier.webhook_events (an identical redelivery counts a delivery on the existing row, and sends an applied row
-back to the queue: id-only webhooks look the same for every status change) and the provider gets its answer. Nothing else happens in the provider's request, so a slow wallet or a crash never makes a provider
-retry, and an accepted webhook is never lost.
+back to the queue: id-only webhooks look the same for every status change) and the provider gets its answer.
+Nothing else happens in the provider's request, so a slow wallet or a crash never makes a provider retry, and an
+accepted webhook is never lost.
 
 Workers claim due events with a lease (FOR UPDATE SKIP LOCKED, then next_attempt_at pushed past the lease), so
 several processes share the queue and an event whose worker died is retried when the lease ends. A failure is
