@@ -139,8 +139,7 @@ async def my_payments(
     summary="A provider's webhook: verified, stored durably, answered at once; applied by the queue's workers",
     responses={
         200: {"description": "Stored (or an identical redelivery counted)."},
-        400: PROBLEM_SCHEMA,
-        404: PROBLEM_SCHEMA,
+        **dict.fromkeys((400, 404, 413, 415, 422), PROBLEM_SCHEMA),
     },
 )
 async def webhook(provider: ProviderName, request: Request) -> Response:
@@ -234,18 +233,18 @@ async def replay_webhook(event_id: Annotated[int, Path(ge=1)], request: Request,
 
 @router.get(
     "/admin/providers/health",
+    response_model=schemas.ProviderHealthOut,
     summary="Per provider: circuit state and recent success rate; per provider/method/country: success rate, "
     "latency and callback lag",
     responses=_ERRORS,
 )
-async def provider_health(
-    request: Request, admin: Reader, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24
-) -> dict[str, Any]:
+async def provider_health(request: Request, admin: Reader, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24) -> Any:
     return await _service(request).provider_health(timedelta(hours=hours))
 
 
 @router.get(
     "/admin/reconciliations",
+    response_model=list[schemas.ReconciliationOut],
     summary="Reconciliation runs, newest first (without their items)",
     responses=_ERRORS,
 )
@@ -255,17 +254,18 @@ async def reconciliations(
     provider: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,31}$")] = None,
     day: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[dict[str, Any]]:
+) -> Any:
     runs = await reconcile.list_reconciliations(_service(request).db, provider=provider, day=day, limit=limit)
     return [run.as_dict() for run in runs]
 
 
 @router.get(
     "/admin/reconciliations/{reconciliation_id}",
+    response_model=schemas.ReconciliationOut,
     summary="One reconciliation run with every difference it found",
     responses=_ERRORS,
 )
-async def reconciliation(reconciliation_id: UUID, request: Request, admin: Reader) -> dict[str, Any]:
+async def reconciliation(reconciliation_id: UUID, request: Request, admin: Reader) -> Any:
     run = await reconcile.get_reconciliation(_service(request).db, reconciliation_id)
     if run is None:
         raise ReconciliationNotFound(f"no reconciliation {reconciliation_id}")
@@ -274,10 +274,11 @@ async def reconciliation(reconciliation_id: UUID, request: Request, admin: Reade
 
 @router.post(
     "/admin/reconciliations",
+    response_model=schemas.ReconciliationOut,
     summary="Reconcile a provider's settlement report for a day with the ledger now",
     responses=_PAY_ERRORS,
 )
-async def run_reconciliation(body: schemas.ReconcileIn, request: Request, admin: Finance) -> dict[str, Any]:
+async def run_reconciliation(body: schemas.ReconcileIn, request: Request, admin: Finance) -> Any:
     service = _service(request)
     adapter = service.context.adapters.get(body.provider)
     if adapter is None:

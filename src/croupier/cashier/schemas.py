@@ -259,3 +259,63 @@ class AutoApprovalOut(BaseModel):
 class ReconcileIn(_In):
     provider: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
     day: date
+
+
+class ReconciliationItemOut(BaseModel):
+    id: UUID
+    kind: Literal["missing_in_ledger", "missing_at_provider", "amount_mismatch", "status_mismatch"]
+    reference: str | None
+    provider_ref: str | None
+    payment_id: UUID | None
+    currency: str | None
+    ledger_amount: int | None
+    provider_amount: int | None
+    ledger_status: str | None
+    provider_status: str | None
+    detail: str
+
+
+class ReconciliationOut(BaseModel):
+    id: UUID
+    provider: str
+    day: date
+    run_at: datetime
+    ledger_lines: int
+    provider_lines: int
+    matched: int
+    discrepancies: int
+    by_kind: dict[str, int]
+    items: list[ReconciliationItemOut] = Field(description="Empty in listings; every difference in one run.")
+
+
+class ProviderStateOut(BaseModel):
+    provider: str
+    protocol: str
+    methods: list[str]
+    recent_outcomes: int | None = None
+    recent_success_rate: float | None = Field(None, description="Smoothed, over this process's last attempts.")
+    circuit: Literal["closed", "open", "half_open"] | None = None
+    consecutive_failures: int | None = None
+    reopens_in_seconds: float | None = None
+
+
+class ProviderMetricOut(BaseModel):
+    provider: str
+    method: str
+    country: str
+    attempts: int
+    accepted: int
+    succeeded: int
+    hard_declines: int
+    failures: int
+    success_rate: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    callback_lag_p50_ms: float | None
+    callback_lag_p95_ms: float | None
+
+
+class ProviderHealthOut(BaseModel):
+    window_seconds: int
+    providers: list[ProviderStateOut]
+    metrics: list[ProviderMetricOut] = Field(description="Per provider, method and country, over the window.")
