@@ -120,8 +120,9 @@ def build_simulator_app(
     @app.post("/_sim/reset")
     async def reset() -> dict[str, str]:
         await sender.close()
-        for state in states.values():
+        for name, state in states.items():
             state.reset()
+            state.webhook_url = initial_webhooks[name]  # a test's webhook target must not outlive the test
         return {"status": "reset"}
 
     @app.post("/_sim/drain")
@@ -184,6 +185,7 @@ def build_simulator_app(
         state_of(name).discrepancies = items
         return items
 
+    initial_webhooks = {name: state.webhook_url for name, state in states.items()}
     app.state.providers = states
     return app
 
