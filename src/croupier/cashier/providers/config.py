@@ -32,7 +32,10 @@ class ProviderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$", description="Instance name, e.g. stripe, adyen-eu.")
+    name: str = Field(
+        pattern=r"^(?!withdrawals$)[a-z][a-z0-9-]{0,31}$",
+        description="Instance name, e.g. stripe, adyen-eu ('withdrawals' is reserved: it labels the held payouts).",
+    )
     protocol: str = Field(description="One of: " + ", ".join(PROTOCOLS))
     base_url: str = Field(description="The provider API's base URL (the simulator's /<name> path in development).")
     api_key: SecretStr = Field(default=SecretStr(""), description="Credential for calls to the provider.")
