@@ -7,7 +7,7 @@ import importlib.util
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from croupier.cashier.providers.base import ProviderAdapter
 
@@ -33,7 +33,7 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(
-        pattern=r"^(?!withdrawals$)[a-z][a-z0-9-]{0,31}$",
+        pattern=r"^[a-z][a-z0-9-]{0,31}$",
         description="Instance name, e.g. stripe, adyen-eu ('withdrawals' is reserved: it labels the held payouts).",
     )
     protocol: str = Field(description="One of: " + ", ".join(PROTOCOLS))
@@ -48,6 +48,13 @@ class ProviderConfig(BaseModel):
     priority: int = Field(default=100, description="Lower is tried first when no routing rule says otherwise.")
     weight: int = Field(default=1, ge=0, description="Share of traffic among providers of the same priority.")
     options: dict[str, Any] = Field(default_factory=dict, description="Protocol-specific settings.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name == "withdrawals":
+            raise ValueError("'withdrawals' is reserved (it labels the account of held payouts)")
+        return name
 
     def serves(self, method: str, country: str, currency: str) -> bool:
         return (
