@@ -26,7 +26,9 @@ async def balance(platform: Platform, player: CashierPlayer) -> int:
 
 
 async def test_card_deposit_when_the_provider_charges_credits_the_wallet_once(
-    platform: Platform, cashier_api: httpx.AsyncClient, cashier_player: Callable[..., Awaitable[CashierPlayer]],
+    platform: Platform,
+    cashier_api: httpx.AsyncClient,
+    cashier_player: Callable[..., Awaitable[CashierPlayer]],
     psp: SimulatorControl,
 ) -> None:
     player = await cashier_player()

@@ -69,9 +69,7 @@ async def add_rate(
     return Rate(rate_id, base, quote, rate, spread_bps, source, effective_at)
 
 
-async def current_rate(
-    connection: Connection, base: str, quote: str, *, now: datetime, max_age: timedelta
-) -> Rate:
+async def current_rate(connection: Connection, base: str, quote: str, *, now: datetime, max_age: timedelta) -> Rate:
     """The newest rate in force for base -> quote (or the inverse of quote -> base); refuses a stale one."""
     row = await connection.fetchrow(
         """SELECT * FROM cashier.fx_rates
