@@ -278,7 +278,11 @@ def test_request_schemas_when_documented_forbid_unknown_fields(document: dict[st
         assert schema.get("additionalProperties") is False, f"{method.upper()} {path}: {schema.get('title')}"
 
 
-NAMED_PATH_PARAMETERS = {"game": r"^[a-z][a-z0-9_]{0,31}$", "currency": r"^[A-Z][A-Z0-9]{2,9}$"}
+NAMED_PATH_PARAMETERS = {
+    "game": r"^[a-z][a-z0-9_]{0,31}$",
+    "currency": r"^[A-Z][A-Z0-9]{2,9}$",
+    "provider": r"^[a-z][a-z0-9-]{0,31}$",  # a payment provider's configured name
+}
 
 
 def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
@@ -290,6 +294,10 @@ def test_path_ids_when_documented_are_uuids(document: dict[str, Any]) -> None:
             elif parameter["in"] == "path" and parameter["name"] in ("kind", "period"):
                 # Limit kinds and periods: a closed list of names.
                 assert parameter["schema"]["enum"], f"{method.upper()} {path}"
+            elif parameter["in"] == "path" and parameter["name"] == "event_id":
+                # Queued webhook events are numbered in arrival order.
+                assert parameter["schema"]["type"] == "integer", f"{method.upper()} {path}"
+                assert parameter["schema"]["minimum"] == 1, f"{method.upper()} {path}"
             elif parameter["in"] == "path" and parameter["name"] in NAMED_PATH_PARAMETERS:
                 # Games and currencies are named by codes, constrained like their request fields.
                 expected = NAMED_PATH_PARAMETERS[parameter["name"]]

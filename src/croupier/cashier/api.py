@@ -122,7 +122,7 @@ async def my_payments(
     player: Player,
     kind: Annotated[str | None, Query(pattern=r"^(deposit|withdrawal)$")] = None,
     before: Annotated[UUID | None, Query(description="Only payments older than this payment id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     items = await _service(request).history(_ref(request, player), kind=kind, before=before, limit=limit)
     return {
