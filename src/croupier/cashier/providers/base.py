@@ -17,6 +17,7 @@ Rules every adapter follows:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +25,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 from uuid import UUID
+
+import httpx
 
 PaymentKind = Literal["deposit", "withdrawal"]
 
@@ -150,6 +153,35 @@ class WebhookAnswer:
     status: int = 200
     media_type: str = "application/json"
     body: bytes = b'{"received":true}'
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not be asked (no answer, 5xx, refused credentials, an unreadable answer).
+
+    `status`, `settlement_report` and a `parse_webhook` that fetches raise it; the caller retries later. It never
+    means "the provider does not know this attempt" (that is `status` returning None).
+    """
+
+
+def resource_or_none(provider: str, response: httpx.Response) -> dict[str, Any] | None:
+    """The JSON object of a lookup: None when the provider answers 404, ProviderUnavailable for anything else that
+    is not a 200 with a JSON object."""
+    if response.status_code == 404:
+        return None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code != 200 or not isinstance(answer, dict):
+        raise ProviderUnavailable(
+            f"{provider}: {response.request.method} {response.request.url.path} answered {response.status_code}"
+        )
+    return answer
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started` (a time.perf_counter() value)."""
+    return (time.perf_counter() - started) * 1000
 
 
 class WebhookRejected(Exception):

@@ -28,6 +28,7 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
@@ -165,7 +166,7 @@ class Adapter:
         except _Failed as failed:
             if failed.result.error_code == "not_found":
                 return None
-            raise RuntimeError(f"{self.name}: status query failed: {failed.result.detail}") from None
+            raise ProviderUnavailable(f"{self.name}: status query failed: {failed.result.detail}") from None
         deposits = answer.get("deposits") or []
         if not deposits:
             return ProviderEvent(
@@ -207,7 +208,7 @@ class Adapter:
         try:
             answer = await self._call("GET", "/v1/reports/settlement", date=day.isoformat())
         except _Failed as failed:
-            raise RuntimeError(f"{self.name}: settlement report failed: {failed.result.detail}") from None
+            raise ProviderUnavailable(f"{self.name}: settlement report failed: {failed.result.detail}") from None
         lines = []
         for item in answer.get("items", []):
             asset = str(item["asset"])

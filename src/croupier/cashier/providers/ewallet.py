@@ -26,6 +26,7 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
@@ -200,7 +201,7 @@ class Adapter:
         except _Failed as failed:
             if failed.code == "DATA_NOT_FOUND":
                 return None
-            raise RuntimeError(f"{self.name}: status query failed: {failed.detail}") from None
+            raise ProviderUnavailable(f"{self.name}: status query failed: {failed.detail}") from None
         return None if found is None else self._event(found, kind, "status")
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], now: datetime) -> None:
@@ -226,7 +227,7 @@ class Adapter:
         try:
             report = await self._call("GET", f"/reports/settlement?date={day.isoformat()}")
         except _Failed as failed:
-            raise RuntimeError(f"{self.name}: settlement report failed: {failed.detail}") from None
+            raise ProviderUnavailable(f"{self.name}: settlement report failed: {failed.detail}") from None
         return [
             SettlementLine(
                 provider_ref=str(row["product_id"]),

@@ -26,10 +26,13 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
+    elapsed_ms,
     from_decimal_string,
+    resource_or_none,
     to_decimal_string,
 )
 from croupier.cashier.providers.config import ProviderConfig
@@ -56,10 +59,6 @@ SOFT_FIELDS = {"method"}
 SEARCH_LIMIT = 250
 
 
-class IdealApiError(RuntimeError):
-    """A call outside start/payout (status, webhook fetch, settlement) that the provider did not answer usably."""
-
-
 def _cents(money: Any) -> int:
     return from_decimal_string(str(money["value"]), 2)
 
@@ -69,10 +68,6 @@ def _when(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 class Adapter:
@@ -100,7 +95,7 @@ class Adapter:
         started = time.perf_counter()
 
         def failed(outcome: Outcome, code: str, detail: str) -> AttemptResult:
-            return AttemptResult(outcome, error_code=code, detail=detail, latency_ms=_ms(started))
+            return AttemptResult(outcome, error_code=code, detail=detail, latency_ms=elapsed_ms(started))
 
         try:
             response = await self._send("POST", path, json=body, headers={"Idempotency-Key": order.attempt_id})
@@ -120,23 +115,15 @@ class Adapter:
             field = str(answer.get("field") or response.status_code)
             outcome = Outcome.SOFT_DECLINE if field in SOFT_FIELDS else Outcome.HARD_DECLINE
             return failed(outcome, field, str(answer.get("detail", "")))
-        return answer, _ms(started)
+        return answer, elapsed_ms(started)
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any] | None:
-        """A GET whose 404 means "unknown" (None); any other failure raises IdealApiError."""
+        """A GET whose 404 means "unknown" (None); any other failure raises ProviderUnavailable."""
         try:
             response = await self._send("GET", path, params=params)
         except httpx.HTTPError as error:
-            raise IdealApiError(f"{self.name}: {error!r}") from error
-        if response.status_code == 404:
-            return None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if response.status_code != 200 or not isinstance(answer, dict):
-            raise IdealApiError(f"{self.name}: GET {path} answered {response.status_code}")
-        return answer
+            raise ProviderUnavailable(f"{self.name}: {error!r}") from error
+        return resource_or_none(self.name, response)
 
     # -- payments ----------------------------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
@@ -222,7 +223,7 @@ class Adapter:
                 return None  # Daraja does not know the request
             if failed.code == BUSY:
                 return ProviderEvent(f"{provider_ref}:pending", "deposit", "pending", attempt_id, provider_ref)
-            raise RuntimeError(f"{self.name}: status query failed: {failed.detail}") from None
+            raise ProviderUnavailable(f"{self.name}: status query failed: {failed.detail}") from None
         code = int(answer["ResultCode"])
         return ProviderEvent(
             event_id=f"{provider_ref}:{code}",
@@ -265,7 +266,7 @@ class Adapter:
             response.raise_for_status()
             rows = response.json()["Transactions"]
         except (_Failed, httpx.HTTPError, ValueError, KeyError) as error:
-            raise RuntimeError(f"{self.name}: statement failed: {error!r}") from None
+            raise ProviderUnavailable(f"{self.name}: statement failed: {error!r}") from None
         lines = []
         for row in rows:
             exponent = EXPONENTS.get(row["Currency"], 2)

@@ -32,10 +32,13 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
+    elapsed_ms,
     from_decimal_string,
+    resource_or_none,
     to_decimal_string,
 )
 from croupier.cashier.providers.config import ProviderConfig
@@ -54,10 +57,6 @@ ENVIO_STATUS: dict[str, ProviderStatus] = {
     "REALIZADO": "succeeded",
     "NAO_REALIZADO": "failed",
 }
-
-
-class PixApiError(RuntimeError):
-    """A status or settlement query the PSP did not answer usably (5xx, refused credentials, unreadable)."""
 
 
 def txid_for(attempt_id: str) -> str:
@@ -133,7 +132,7 @@ class Adapter:
         started = time.perf_counter()
 
         def failed(outcome: Outcome, code: str, detail: str) -> AttemptResult:
-            return AttemptResult(outcome, error_code=code, detail=detail, latency_ms=_ms(started))
+            return AttemptResult(outcome, error_code=code, detail=detail, latency_ms=elapsed_ms(started))
 
         try:
             response = await self._send(method, path, json=body)
@@ -153,23 +152,15 @@ class Adapter:
             problem = str(answer.get("type", "")).rsplit("/", 1)[-1] or str(response.status_code)
             outcome = Outcome.HARD_DECLINE if problem in HARD_PROBLEMS else Outcome.SOFT_DECLINE
             return failed(outcome, problem, str(answer.get("detail", "")))
-        return answer, _ms(started)
+        return answer, elapsed_ms(started)
 
     async def _query(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any] | None:
-        """A GET whose 404 means "unknown" (None); any other failure raises PixApiError."""
+        """A GET whose 404 means "unknown" (None); any other failure raises ProviderUnavailable."""
         try:
             response = await self._send("GET", path, params=params)
         except httpx.HTTPError as error:
-            raise PixApiError(f"{self.name}: {error!r}") from error
-        if response.status_code == 404:
-            return None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if response.status_code != 200 or not isinstance(answer, dict):
-            raise PixApiError(f"{self.name}: GET {path} answered {response.status_code}")
-        return answer
+            raise ProviderUnavailable(f"{self.name}: {error!r}") from error
+        return resource_or_none(self.name, response)
 
     # -- payments ----------------------------------------------------------------------------------------------------
 
@@ -359,7 +350,3 @@ class Adapter:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

@@ -25,9 +25,11 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
+    resource_or_none,
 )
 from croupier.cashier.providers.config import ProviderConfig
 
@@ -138,20 +140,14 @@ class Adapter:
         return body, latency
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any] | None:
-        """GET a resource; None when the provider answers 404. Transport and 5xx errors raise httpx.HTTPError."""
-        response = await self._http.get(
-            f"{self._base}{path}", params=params, headers=self._headers(), timeout=self.config.timeout_seconds
-        )
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
+        """GET a resource; None when the provider answers 404; ProviderUnavailable when it cannot be asked."""
         try:
-            body = response.json()
-        except ValueError as error:
-            raise httpx.DecodingError(f"unreadable answer from {path}", request=response.request) from error
-        if not isinstance(body, dict):
-            raise httpx.DecodingError(f"unreadable answer from {path}", request=response.request)
-        return body
+            response = await self._http.get(
+                f"{self._base}{path}", params=params, headers=self._headers(), timeout=self.config.timeout_seconds
+            )
+        except httpx.HTTPError as error:
+            raise ProviderUnavailable(f"{self.name}: {error!r}") from error
+        return resource_or_none(self.name, response)
 
     # -- payments ----------------------------------------------------------------------------------------------------
 

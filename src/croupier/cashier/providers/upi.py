@@ -28,9 +28,11 @@ from croupier.cashier.providers.base import (
     PaymentOrder,
     ProviderEvent,
     ProviderStatus,
+    ProviderUnavailable,
     SettlementLine,
     WebhookAnswer,
     WebhookRejected,
+    elapsed_ms,
     from_decimal_string,
     to_decimal_string,
 )
@@ -40,14 +42,6 @@ from croupier.cashier.providers.config import ProviderConfig
 HARD_CODES = {"PAYMENT_DECLINED", "INVALID_VPA", "INVALID_AMOUNT", "BAD_REQUEST"}
 PAYMENT_STATE: dict[str, ProviderStatus] = {"PENDING": "pending", "COMPLETED": "succeeded", "FAILED": "failed"}
 PAYOUT_STATE: dict[str, ProviderStatus] = {"PENDING": "processing", "COMPLETED": "succeeded", "FAILED": "failed"}
-
-
-class UpiApiError(RuntimeError):
-    """A status or settlement query the gateway did not answer usably (5xx, refused signature, unreadable)."""
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 class Adapter:
@@ -77,7 +71,7 @@ class Adapter:
         started = time.perf_counter()
 
         def failed(outcome: Outcome, code: str, detail: str) -> AttemptResult:
-            return AttemptResult(outcome, error_code=code, detail=detail, latency_ms=_ms(started))
+            return AttemptResult(outcome, error_code=code, detail=detail, latency_ms=elapsed_ms(started))
 
         try:
             response = await self._http.post(
@@ -105,7 +99,7 @@ class Adapter:
         data = answer.get("data")
         if not isinstance(data, dict):
             return failed(Outcome.PROVIDER_ERROR, code, "no data in the answer")
-        return data, _ms(started)
+        return data, elapsed_ms(started)
 
     async def _get(self, path_and_query: str) -> dict[str, Any] | None:
         """A signed GET whose `data` is returned; TRANSACTION_NOT_FOUND is None; other failures raise."""
@@ -116,7 +110,7 @@ class Adapter:
                 timeout=self.config.timeout_seconds,
             )
         except httpx.HTTPError as error:
-            raise UpiApiError(f"{self.name}: {error!r}") from error
+            raise ProviderUnavailable(f"{self.name}: {error!r}") from error
         try:
             answer = response.json()
         except ValueError:
@@ -125,7 +119,7 @@ class Adapter:
             return None
         data = answer.get("data") if isinstance(answer, dict) else None
         if response.status_code != 200 or not isinstance(data, dict):
-            raise UpiApiError(f"{self.name}: GET {path_and_query} answered {response.status_code}")
+            raise ProviderUnavailable(f"{self.name}: GET {path_and_query} answered {response.status_code}")
         return data
 
     # -- payments ----------------------------------------------------------------------------------------------------
