@@ -14,7 +14,7 @@ from croupier.cashier import reconcile, schemas
 from croupier.cashier.core import PlayerRef
 from croupier.cashier.errors import ReconciliationNotFound, UnknownProvider
 from croupier.cashier.service import CashierService
-from croupier.kit.auth import Principal, Unauthenticated, admin_with_roles, current_player
+from croupier.kit.auth import Principal, admin_with_roles, live_player
 from croupier.kit.client_ip import client_ip
 from croupier.kit.errors import NotFound
 from croupier.kit.http import PROBLEM_SCHEMA
@@ -34,15 +34,7 @@ def _service(request: Request) -> CashierService:
     return service
 
 
-async def live_player(request: Request, player: Annotated[Principal, Depends(current_player)]) -> Principal:
-    """A player whose session is still open: a revoked session cannot move money."""
-    revoked = _service(request).session_revoked
-    if player.session_id is None or (revoked is not None and await revoked(player.session_id)):
-        raise Unauthenticated("this session was revoked; log in again", reason="session_revoked")
-    return player
-
-
-Player = Annotated[Principal, Depends(live_player)]
+Player = Annotated[Principal, Depends(live_player(lambda request: _service(request).session_revoked))]
 Reader = Annotated[Principal, Depends(admin_with_roles("support", "risk", "finance"))]
 Finance = Annotated[Principal, Depends(admin_with_roles("finance"))]
 Operator = Annotated[Principal, Depends(admin_with_roles("admin"))]

@@ -9,7 +9,7 @@ from croupier.games import schemas
 from croupier.games.audit import verify
 from croupier.games.rounds import PlayerRef
 from croupier.games.service import GamesService, admin_round, player_verification
-from croupier.kit.auth import Principal, Unauthenticated, admin_with_roles, current_player
+from croupier.kit.auth import Principal, admin_with_roles, live_player
 from croupier.kit.client_ip import client_ip
 from croupier.kit.http import PROBLEM_SCHEMA
 
@@ -30,15 +30,7 @@ def _service(request: Request) -> GamesService:
     return service
 
 
-async def live_player(request: Request, player: Annotated[Principal, Depends(current_player)]) -> Principal:
-    """A player whose session is still open: a logged-out or revoked session cannot play or see rounds."""
-    revoked = _service(request).session_revoked
-    if player.session_id is None or (revoked is not None and await revoked(player.session_id)):
-        raise Unauthenticated("this session was revoked; log in again", reason="session_revoked")
-    return player
-
-
-Player = Annotated[Principal, Depends(live_player)]
+Player = Annotated[Principal, Depends(live_player(lambda request: _service(request).session_revoked))]
 Reader = Annotated[Principal, Depends(admin_with_roles("support", "risk", "finance"))]
 Operator = Annotated[Principal, Depends(admin_with_roles("admin"))]
 

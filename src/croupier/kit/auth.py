@@ -6,7 +6,7 @@ Refresh tokens are not JWTs: they are opaque random strings that only the identi
 """
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -177,6 +177,25 @@ async def current_player(request: Request) -> Principal:
     if principal.kind != "player":
         raise Forbidden("this endpoint is for players")
     return principal
+
+
+SessionRevoked = Callable[[str], Awaitable[bool]]
+
+
+def live_player(
+    revoked_lookup: Callable[[Request], SessionRevoked | None],
+) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency factory: a player whose login session is still open (a logged-out or revoked session gets
+    401 with reason session_revoked). `revoked_lookup` finds the service's session check (None: tokens only)."""
+
+    async def dependency(request: Request) -> Principal:
+        player = await current_player(request)
+        revoked = revoked_lookup(request)
+        if player.session_id is None or (revoked is not None and await revoked(player.session_id)):
+            raise Unauthenticated("this session was revoked; log in again", reason="session_revoked")
+        return player
+
+    return dependency
 
 
 def admin_with_roles(*roles: str) -> Callable[[Request], Any]:
