@@ -48,3 +48,20 @@ async def _queue_settled(platform: Platform) -> bool:
         pending = await connection.fetchval("SELECT count(*) FROM cashier.webhook_events WHERE status = 'pending'")
         applied = await connection.fetchval("SELECT count(*) FROM cashier.webhook_events WHERE status = 'applied'")
     return pending == 0 and applied > 0
+
+
+async def test_card_deposit_when_credited_announces_succeeded_once_with_the_credited_amount(
+    platform: Platform,
+    cashier_api: httpx.AsyncClient,
+    cashier_player: Callable[..., Awaitable[CashierPlayer]],
+    psp: SimulatorControl,
+) -> None:
+    player = await cashier_player()
+    response = await deposit(cashier_api, player, "card", 12_00, card_token="pm_card_visa")
+    await psp.drain()
+    await wait_for(lambda: _queue_settled(platform))
+    async with platform.db.connection() as connection:
+        rows = await connection.fetch("SELECT payload FROM cashier.outbox WHERE type = 'cashier.deposit.succeeded'")
+    assert [(row["payload"]["payment_id"], row["payload"]["credited_amount"]) for row in rows] == [
+        (response.json()["id"], 12_00)
+    ]

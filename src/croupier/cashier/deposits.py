@@ -24,8 +24,6 @@ from croupier.cashier.core import (
     PlayerRef,
     cascade,
     eligible_or_refuse,
-    payment_event,
-    publish,
     reload,
     transition,
 )
@@ -132,8 +130,13 @@ class Deposits:
         if result is None:
             return payment
         if result.outcome == Outcome.SUCCEEDED:
-            updated = await transition(
-                self.context, payment, "succeeded", provider_ref=result.provider_ref, received_amount=payment["amount"]
+            updated = await transition(  # announced once credited, not before
+                self.context,
+                payment,
+                "succeeded",
+                announce=False,
+                provider_ref=result.provider_ref,
+                received_amount=payment["amount"],
             )
             payment = updated or await reload(self.context, payment["id"])
             return await self.credit(payment)
@@ -174,7 +177,10 @@ class Deposits:
                 changes["received_amount"] = event.amount if event.amount is not None else payment["amount"]
             if status in ("failed", "canceled"):
                 changes["failure_code"] = event.error_code or status
-            updated = await transition(self.context, payment, status, **changes)
+            # "succeeded" is announced once the wallet is credited (credit() below), not before
+            updated = await transition(
+                self.context, payment, status, announce=False if status == "succeeded" else None, **changes
+            )
             if updated is not None:
                 payment = updated
                 break
@@ -219,13 +225,12 @@ class Deposits:
                 context,
                 payment,
                 "succeeded",
-                publish=False,
+                announce=True,
                 credited_at=context.clock(),
                 credited_amount=credited,
                 credit_key=key,
             )
             if updated is not None:
-                await publish(context, [payment_event(updated, context.clock())])
                 return updated
             payment = await reload(context, payment["id"])
             if payment["credited_at"] is not None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from croupier.cashier import fx, repository
-from croupier.cashier.core import Context, PlayerRef, call_provider, publish, reload, transition
+from croupier.cashier.core import Context, PlayerRef, call_provider, publish, transition
 from croupier.cashier.deposits import Deposits
 from croupier.cashier.errors import PaymentNotFound, UnknownProvider
 from croupier.cashier.events import ChargedAfterFailover, CircuitOpened, dump
@@ -206,9 +206,9 @@ class CashierService:
         )
 
     def _circuit_opened(self, provider: str, failures: int, cooldown: float) -> None:
-        until = datetime.now(UTC) + timedelta(seconds=cooldown)
-        payload = CircuitOpened(provider=provider, failures=failures, until=until)
-        self._pending_alerts.append(Event("cashier.alert.circuit_opened", dump(payload), datetime.now(UTC)))
+        now = self.clock()
+        payload = CircuitOpened(provider=provider, failures=failures, until=now + timedelta(seconds=cooldown))
+        self._pending_alerts.append(Event("cashier.alert.circuit_opened", dump(payload), now))
 
     # -- recovery ----------------------------------------------------------------------------------------------------
 
@@ -359,9 +359,6 @@ class CashierService:
             ],
             "metrics": metrics,
         }
-
-    async def reload(self, payment_id: UUID) -> dict[str, Any]:
-        return await reload(self.context, payment_id)
 
 
 def _fields(event: ProviderEvent) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from croupier.cashier.errors import WebhookEventNotFound, WebhookNotAuthentic
@@ -219,7 +219,3 @@ def _event_summary(event: ProviderEvent) -> dict[str, Any]:
         "tx_hash": event.tx_hash,
         "confirmations": event.confirmations,
     }
-
-
-def lag(received_at: datetime, created_at: datetime) -> float:
-    return (received_at - created_at).total_seconds() * 1000
