@@ -130,15 +130,17 @@ async def test_account_changed_between_read_and_write_fails_the_guard_and_applie
         else deposit(bankroll.id, player.id, foreign_amount)
     )
     interfere = once(lambda: foreign.transfer(foreign_request))  # type: ignore[arg-type,return-value]
-    real_read = repository.read_accounts
+    real_write = repository.write_batch
 
-    async def read_then_let_the_other_writer_commit(connection: Any, ids: Any) -> Any:
-        accounts = await real_read(connection, ids)
-        if player.id in accounts:
-            await interfere()  # commits after our read, before our write
-        return accounts
+    async def let_the_other_writer_commit_then_write(connection: Any, applier: Any, *args: Any) -> None:
+        # Our batch took the player's totals (from its own last commit, or from a read) and applied the bet on
+        # them; the other writer commits now, before our write. The other writer's own write passes through here
+        # too, after `once` has fired, and goes straight on.
+        if player.id in applier.touched:
+            await interfere()
+        await real_write(connection, applier, *args)
 
-    monkeypatch.setattr(repository, "read_accounts", read_then_let_the_other_writer_commit)
+    monkeypatch.setattr(repository, "write_batch", let_the_other_writer_commit_then_write)
     assert platform.wallet is not None
     failures_before = platform.wallet.writer.optimistic_failures
 

@@ -49,6 +49,12 @@ _CONNECTION_FAULTS: tuple[type[BaseException], ...] = (DatabaseUnavailable, *CON
 
 # After a race (a guard that failed, a key or hold written by another process), this many batches take the locked path.
 LOCKED_BATCHES_AFTER_RACE = 100
+# After a fast batch met a key that was already stored (a client's retry), this many batches read their keys first.
+READ_BATCHES_AFTER_REPLAY = 20
+# Commands that name no stored record: a fast batch of them reads nothing but the accounts it has never seen.
+FAST_KINDS = frozenset(("transfer", "batch", "hold"))
+# The committed-totals cache is cleared when it holds more accounts than this (players come back; the house stays hot).
+ACCOUNT_CACHE_MAX = 200_000
 
 _Entry = tuple[Command, "asyncio.Future[Outcome]"]
 
@@ -62,6 +68,7 @@ class _Applied:
     outcomes: list[Outcome]
     started_from: dict[UUID, tuple[int, int, int, int]]  # each account's totals as the batch read them
     applied_keys: set[str]  # the keys this batch applies anew (not replays, not refusals)
+    fast: bool = False  # applied without reading idempotency records: it assumed every key is new
 
     def totals_after(self) -> dict[UUID, AccountState]:
         """The touched accounts as they will be once this batch commits."""
@@ -104,8 +111,11 @@ class LedgerWriter:
         unavailable_after: float = 20.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         optimistic: bool = True,
+        write_db: Database | None = None,
     ) -> None:
         self._db = db
+        # The optimistic write statement runs on this pool (generic plans: planned once per connection, not per batch).
+        self._write_db = write_db or db
         self._batch_max = batch_max
         self._unavailable_after = unavailable_after
         self._clock = clock
@@ -115,10 +125,15 @@ class LedgerWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._locked_batches_left = 0
+        self._read_batches_left = 0
+        # Totals of accounts as this writer last committed them (or read them under lock). A fast batch starts from
+        # them instead of reading; the write's compare-and-swap fails if anyone changed them since.
+        self._committed: dict[UUID, AccountState] = {}
         self.batches = 0
         self.commands = 0
         self.locked_batches = 0  # batches applied on the locked path (after a failure, or while racing)
         self.optimistic_failures = 0  # optimistic batches that were not written (and went the locked path)
+        self.fast_batches = 0  # optimistic batches that read no idempotency record (every key new)
 
     async def start(self) -> None:
         self._stopping = False
@@ -219,7 +234,14 @@ class LedgerWriter:
             await in_flight.write
         except Exception as failure:
             self.optimistic_failures += 1
-            if isinstance(failure, _RACES):
+            for account_id in in_flight.applied.applier.touched:  # their cached totals may be stale
+                self._committed.pop(account_id, None)
+            if in_flight.applied.fast and _is_stored_key(failure):
+                # A key the fast batch took for new was stored already: a client's retry (or a tombstone), not a
+                # race. The locked path answers it; the next batches read their keys first.
+                self._read_batches_left = READ_BATCHES_AFTER_REPLAY
+                logger.debug("fast ledger batch met a stored key; applying it under locks")
+            elif isinstance(failure, _RACES):
                 self._locked_batches_left = LOCKED_BATCHES_AFTER_RACE
                 logger.info("optimistic ledger batch raced another writer (%s); applying it under locks", failure)
             else:
@@ -230,6 +252,7 @@ class LedgerWriter:
             self.locked_batches += 1
             self._deliver(in_flight.entries, await self._apply_isolating_failures(commands, maybe_committed))
             return False
+        self._remember_committed(in_flight.applied.totals_after())
         self._deliver(in_flight.entries, in_flight.applied.outcomes)
         return True
 
@@ -242,13 +265,63 @@ class LedgerWriter:
 
     async def _apply_optimistically(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> _Applied:
         """Read without locks (accounts in `overlay` come from the batch in flight) and apply in memory."""
+        if self._read_batches_left:
+            self._read_batches_left -= 1
+        elif all(command.kind in FAST_KINDS for command in commands):
+            applied = await self._apply_fast(commands, overlay)
+            if applied is not None:
+                self.fast_batches += 1
+                return applied
         async with self._db.connection() as connection:
             return await self._load_and_apply(connection, commands, overlay, lock=False)
+
+    async def _apply_fast(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> _Applied | None:
+        """Apply new transfers and holds from known totals, reading only accounts never seen; None if any is refused.
+
+        The batch assumes that every idempotency key is new and that the totals this writer last committed are still
+        current. The write checks both: a stored key fails its INSERT (unique violation), a changed account its
+        compare-and-swap, and either way nothing of the batch is written and the locked path applies it from fresh
+        reads. A refusal is never decided here, because it could rest on totals another process has since changed:
+        a batch with any refusal is applied again from fresh reads.
+        """
+        accounts: dict[UUID, AccountState] = {}
+        missing: list[UUID] = []
+        committed = self._committed
+        for command in commands:
+            for leg in command.legs:
+                for account_id in (leg.debit, leg.credit):
+                    if account_id in accounts:
+                        continue
+                    known = overlay.get(account_id) or committed.get(account_id)
+                    if known is None:
+                        missing.append(account_id)
+                    else:
+                        accounts[account_id] = _copy(known)
+        if missing:
+            async with self._db.connection() as connection:
+                accounts.update(await repository.read_accounts(connection, set(missing)))
+        started_from = {account_id: account.counters() for account_id, account in accounts.items()}
+        applier = BatchApplier(self._clock(), accounts, {}, {}, {})
+        outcomes = []
+        for command in commands:
+            outcome = applier.apply(command)
+            if outcome.error is not None:
+                return None
+            outcomes.append(outcome)
+        applied_keys = {
+            command.key for command, outcome in zip(commands, outcomes, strict=True) if not outcome.replayed
+        }
+        return _Applied(applier.now, applier, outcomes, started_from, applied_keys, fast=True)
+
+    def _remember_committed(self, accounts: Mapping[UUID, AccountState]) -> None:
+        if len(self._committed) + len(accounts) > ACCOUNT_CACHE_MAX:
+            self._committed.clear()
+        self._committed.update(accounts)
 
     async def _write(self, applied: _Applied) -> None:
         if not applied.applier.new_requests:  # only replays and refusals: nothing to write
             return
-        async with self._db.connection() as connection:  # one statement outside a transaction: its own transaction
+        async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
             await repository.write_batch(connection, applied.applier, applied.now, applied.started_from)
 
     # -- the locked path ------------------------------------------------------------------------------------------
@@ -320,6 +393,8 @@ class LedgerWriter:
             applied = await self._load_and_apply(connection, commands, {}, lock=True)
             applied_keys.update(applied.applied_keys)
             await repository.write_batch(connection, applied.applier, applied.now, applied.started_from)
+        # Committed: every account the batch locked now holds exactly these totals (touched or not).
+        self._remember_committed(applied.applier.accounts)
         return applied.outcomes
 
     # -- shared ---------------------------------------------------------------------------------------------------
@@ -376,7 +451,13 @@ class LedgerWriter:
             "queued": len(self._queue),
             "locked_batches": self.locked_batches,
             "optimistic_failures": self.optimistic_failures,
+            "fast_batches": self.fast_batches,
         }
+
+
+def _is_stored_key(failure: BaseException) -> bool:
+    """Did the write fail because an idempotency key (or a tombstone of it) was already stored?"""
+    return isinstance(failure, asyncpg.UniqueViolationError) and failure.constraint_name == "requests_pkey"
 
 
 def _copy(account: AccountState) -> AccountState:
