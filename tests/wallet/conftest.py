@@ -1,11 +1,14 @@
 """Ledger fixtures: a brand's house bankroll and funded player accounts, opened through the client under test."""
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from croupier.bootstrap import Platform
+from croupier.kit.db import Database
 from croupier.wallet.client import AccountOut, CreateTransferRequest, OpenAccountRequest, WalletClient
+from croupier.wallet.service import WalletService
 
 BRAND = "brand-test"
 
@@ -49,3 +52,15 @@ def open_player(wallet_client: WalletClient, house: AccountOut) -> OpenPlayer:
         return account
 
     return open_player
+
+
+@pytest.fixture
+async def second_writer(platform: Platform, database_url: str) -> AsyncIterator[WalletService]:
+    """Another wallet service on the same database, with its own pool: what a second wallet process is."""
+    db = Database(database_url, min_size=1, max_size=4)
+    await db.connect()
+    service = WalletService(db, platform.currencies, optimistic_writer=False)
+    await service.start()
+    yield service
+    await service.stop()
+    await db.close()

@@ -8,7 +8,7 @@ one was applied on top of it, and two writers competing for the same accounts.
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -47,18 +47,6 @@ async def bankroll(client: WalletClient) -> AccountOut:
             brand_id=BRAND, owner_type="house", owner_id="house", kind="bankroll", currency="EUR", allow_negative=True
         )
     )
-
-
-@pytest.fixture
-async def second_writer(platform: Platform, database_url: str) -> AsyncIterator[WalletService]:
-    """Another wallet service on the same database, with its own pool: what a second wallet process is."""
-    db = Database(database_url, min_size=1, max_size=4)
-    await db.connect()
-    service = WalletService(db, platform.currencies, optimistic_writer=False)
-    await service.start()
-    yield service
-    await service.stop()
-    await db.close()
 
 
 def bet(player: UUID, house: UUID, amount: int, idempotency_key: str | None = None) -> CreateTransferRequest:
