@@ -223,7 +223,15 @@ def test_random_operations_conserve_money_and_match_entries(database_url: str) -
     examples: list[int] = []
     try:
 
-        @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        # Derandomized, without the example database: every run (CI's included) checks the same 80 sequences, so
+        # the check below on their lengths cannot pass or fail by the luck of one run's draw.
+        @settings(
+            max_examples=80,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            derandomize=True,
+            database=None,
+        )
         @given(ops=st.lists(operations, min_size=5, max_size=40))
         def check(ops: list[tuple[Any, ...]]) -> None:
             examples.append(len(ops))
