@@ -15,7 +15,7 @@ from croupier.identity import api as identity_api
 from croupier.kit.auth import InternalApiGuard
 from croupier.kit.config import Settings
 from croupier.kit.http import GuardMiddleware, install_error_handlers, problem_response
-from croupier.kit.http_commands import JsonCommandDispatcher
+from croupier.kit.http_commands import CommandLane, CommandLaneApp
 from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import api as wallet_api
 
@@ -57,7 +57,7 @@ def build_app(
                 await shutdown(started)
 
     config = settings or (platform.settings if platform else Settings())
-    app = FastAPI(
+    app = CommandLaneApp(
         title="Croupier",
         version=croupier.__version__,
         description=DESCRIPTION,
@@ -92,10 +92,15 @@ def build_app(
     install_error_handlers(app)
     served = platform.services if platform else services
     if "wallet" in served:
-        app.add_middleware(JsonCommandDispatcher, commands=wallet_api.COMMANDS)
-        # The wallet is an internal API: services and back-office users only, on both paths to it.
+        # The wallet is an internal API: services and back-office users only, on both paths to it: its FastAPI
+        # routes (this middleware) and the command lane that serves its money-moving POSTs before the middlewares
+        # (the same guard, called by the lane).
+        guard = InternalApiGuard(None, prefixes=("/v1/wallet",))
         app.add_middleware(InternalApiGuard, prefixes=("/v1/wallet",))
-    # Added last, so outermost: limits, content type and trace ids apply to the command path as well.
+        app.command_lane = CommandLane(
+            wallet_api.COMMANDS, max_body_bytes=config.max_body_bytes, authorize=guard.refusal_response
+        )
+    # Added last, so outermost: limits, content type and trace ids for every route.
     app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
     if "wallet" in (platform.services if platform else services):
         _add_routes(app, wallet_api.router)

@@ -746,3 +746,12 @@ async def test_command_when_body_is_random_json_never_errors_and_4xx_writes_noth
     if response.status_code >= 400:
         assert_problem(response)
         assert await snapshot(db) == before, f"POST {endpoint} {payload[:500]!r} wrote despite {response.status_code}"
+
+
+@pytest.mark.parametrize("path", [TRANSFERS, "/v1/wallet/accounts"])  # the command lane, and a FastAPI route
+async def test_answer_carries_the_callers_trace_id_on_both_paths(client: httpx.AsyncClient, path: str) -> None:
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    response = await client.post(path, content=b"{}", headers={**JSON_HEADERS, "traceparent": traceparent})
+    assert_problem(response, 422, "validation_error")
+    assert response.headers.get("x-trace-id") == trace_id

@@ -222,7 +222,6 @@ def test_random_operations_conserve_money_and_match_entries(database_url: str) -
     platform = loop.run_until_complete(bootstrap(Settings(), database_url))
     examples: list[int] = []
     try:
-
         # Derandomized, without the example database: every run (CI's included) checks the same 80 sequences, so
         # the check below on their lengths cannot pass or fail by the luck of one run's draw.
         @settings(

@@ -253,20 +253,29 @@ class InternalApiGuard:
         self._write_roles = write_roles
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self._prefixes):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            from croupier.kit.http import problem_response
-
-            status, code, title, detail, extensions = refusal
-            response = problem_response(status, code, title, detail, **extensions)
-            if status == 401:
-                response.headers["WWW-Authenticate"] = "Bearer"
+        response = self.refusal_response(scope)
+        if response is not None:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def refusal_response(self, scope: Any) -> Any:
+        """The problem+json answer (a starlette Response) refusing this request, or None if it may pass."""
+        if not scope["path"].startswith(self._prefixes):
+            return None
+        refusal = self._refusal(scope)
+        if refusal is None:
+            return None
+        from croupier.kit.http import problem_response
+
+        status, code, title, detail, extensions = refusal
+        response = problem_response(status, code, title, detail, **extensions)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     def _refusal(self, scope: Any) -> tuple[int, str, str, str, dict[str, Any]] | None:
         signer: TokenSigner | None = getattr(scope["app"].state, "token_signer", None)

@@ -129,6 +129,49 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+def request_trace_id(headers: dict[bytes, bytes]) -> str:
+    """The caller's W3C trace id (traceparent header) or a new one."""
+    return trace_id_from_traceparent(headers.get(b"traceparent", b"").decode("latin-1")) or new_trace_id()
+
+
+def body_refusal(headers: dict[bytes, bytes], max_body_bytes: int) -> Response | None:
+    """The answer to a request body refused from its headers alone (declared too large, not JSON), else None."""
+    length = headers.get(b"content-length")
+    if length is not None:
+        try:
+            if int(length) > max_body_bytes:
+                limit = f"request bodies are limited to {max_body_bytes} bytes"
+                return problem_response(413, "payload_too_large", "Payload too large", limit)
+        except ValueError:
+            return problem_response(400, "malformed_request", "Bad request", "invalid Content-Length")
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if content_type != b"application/json" and not content_type.endswith(b"+json"):
+        return problem_response(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "request bodies must be JSON (Content-Type: application/json)",
+        )
+    return None
+
+
+def size_limited(receive: Receive, max_body_bytes: int) -> Receive:
+    """`receive` that refuses a body growing past the limit while it streams in (whatever Content-Length said)."""
+    received = 0
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_body_bytes:
+                # FastAPI passes HTTPException through its body parsing; the handler renders payload_too_large.
+                raise StarletteHTTPException(413, f"request bodies are limited to {max_body_bytes} bytes")
+        return message
+
+    return limited_receive
+
+
 class GuardMiddleware:
     """Pure ASGI middleware: trace id, JSON-only request bodies, and a hard cap on body size (streamed or not)."""
 
@@ -141,7 +184,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        trace_id = trace_id_from_traceparent(headers.get(b"traceparent", b"").decode("latin-1")) or new_trace_id()
+        trace_id = request_trace_id(headers)
         token = current_trace_id.set(trace_id)
 
         async def send_with_trace(message: Message) -> None:
@@ -152,50 +195,12 @@ class GuardMiddleware:
 
         try:
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                refusal = self._refuse(headers)
+                refusal = body_refusal(headers, self.max_body_bytes)
                 if refusal is not None:
                     await refusal(scope, receive, send_with_trace)
                     return
-                await self.app(scope, self._limited(receive), send_with_trace)
+                await self.app(scope, size_limited(receive, self.max_body_bytes), send_with_trace)
             else:
                 await self.app(scope, receive, send_with_trace)
         finally:
             current_trace_id.reset(token)
-
-    def _refuse(self, headers: dict[bytes, bytes]) -> Response | None:
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                if int(length) > self.max_body_bytes:
-                    return self._too_large()
-            except ValueError:
-                return problem_response(400, "malformed_request", "Bad request", "invalid Content-Length")
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json" and not content_type.endswith(b"+json"):
-            return problem_response(
-                415,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "request bodies must be JSON (Content-Type: application/json)",
-            )
-        return None
-
-    def _too_large(self) -> Response:
-        return problem_response(
-            413, "payload_too_large", "Payload too large", f"request bodies are limited to {self.max_body_bytes} bytes"
-        )
-
-    def _limited(self, receive: Receive) -> Receive:
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    # FastAPI passes HTTPException through its body parsing; the handler renders payload_too_large.
-                    raise StarletteHTTPException(413, f"request bodies are limited to {self.max_body_bytes} bytes")
-            return message
-
-        return limited_receive
