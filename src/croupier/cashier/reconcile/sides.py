@@ -1,9 +1,9 @@
 """The two sides of a reconciliation, each grouped by reference (what the provider knows the payment by).
 
 Ledger side: every transfer created on the day (UTC) that touches the provider's `psp_clearing` accounts (all
-brands, all currencies): money in (a deposit debits clearing) minus money out (a payout credits it). Provider side:
-the report's lines, grouped under the ledger's key for the same reference, falling back to the provider's own
-reference (`provider_ref`).
+brands, all currencies), read from the wallet for that day only: money in (a deposit debits clearing) minus money
+out (a payout credits it). Provider side: the report's lines, grouped under the ledger's key for the same reference,
+falling back to the provider's own reference (`provider_ref`).
 """
 
 from __future__ import annotations
@@ -104,15 +104,15 @@ async def ledger_entries(wallet: WalletClient, provider: str, day: date) -> dict
 async def _transfers_between(
     wallet: WalletClient, account_id: UUID, start: datetime, end: datetime
 ) -> AsyncIterator[TransferOut]:
-    """The account's transfers created in [start, end): pages newest first, stopping once past `start`."""
+    """The account's transfers created in [start, end): the wallet reads only that window, however many transfers
+    came after it."""
     cursor: str | None = None
     while True:
-        page = await wallet.list_transfers(account_id=account_id, cursor=cursor, limit=PAGE_SIZE)
+        page = await wallet.list_transfers(
+            account_id=account_id, created_from=start, created_to=end, cursor=cursor, limit=PAGE_SIZE
+        )
         for transfer in page.items:
-            if transfer.created_at < start:
-                return
-            if transfer.created_at < end:
-                yield transfer
+            yield transfer
         if (cursor := page.next_cursor) is None:
             return
 
