@@ -48,11 +48,16 @@ def _ref(request: Request, player: Principal) -> PlayerRef:
 # -- the player's cashier -------------------------------------------------------------------------------------------
 
 
-@router.get("/methods", response_model=list[schemas.MethodOut], summary="Payment methods I can use", responses=_ERRORS)
+@router.get(
+    "/methods",
+    response_model=list[schemas.MethodOut],
+    summary="Payment methods I can use",
+    description="The methods a deposit can be routed to for my brand, country and wallet currency, as the routing "
+    "rules route it (for some amount and card), with the currencies I can deposit in and whether withdrawals work.",
+    responses=_ERRORS,
+)
 async def methods(request: Request, player: Player) -> Any:
-    service = _service(request)
-    profile = await service.context.identity.get_player(UUID(player.subject))
-    return service.methods(profile.brand_id, profile.country, profile.currency)
+    return await _service(request).player_methods(UUID(player.subject))
 
 
 @router.post(
