@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from croupier.cashier.client import CashierClient, InProcessCashierClient
 from croupier.cashier.providers.config import configured_providers
 from croupier.cashier.service import CashierService
 from croupier.compliance.client import ComplianceGate, InProcessComplianceGate
@@ -66,6 +67,11 @@ class Platform:
     @property
     def identity_client(self) -> IdentityClient:
         client: IdentityClient = self.clients["identity"]
+        return client
+
+    @property
+    def cashier_client(self) -> CashierClient:
+        client: CashierClient = self.clients["cashier"]
         return client
 
     @property
@@ -203,6 +209,7 @@ async def bootstrap(
                 session_revoked=IdentityPlayerDirectory(platform.clients["identity"]).session_revoked,
             )
             await platform.cashier.start()
+            platform.clients["cashier"] = InProcessCashierClient(platform.cashier)
     except BaseException:
         await db.close()
         raise

@@ -23,6 +23,8 @@ CASHIER_OPERATIONS: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("get", "/v1/cashier/payments/{payment_id}"): (None, "PaymentOut"),
     ("get", "/v1/cashier/payments"): (None, "PaymentPage"),
     ("post", "/v1/cashier/webhooks/{provider}"): (None, None),
+    ("get", "/v1/cashier/admin/players/{player_id}/methods"): (None, "MethodOut[]"),
+    ("get", "/v1/cashier/admin/players/{player_id}/payments"): (None, "PaymentPage"),
     ("get", "/v1/cashier/admin/payments/{payment_id}"): (None, "AdminPaymentOut"),
     ("get", "/v1/cashier/admin/withdrawals"): (None, "WithdrawalQueueItem[]"),
     ("post", "/v1/cashier/admin/withdrawals/{payment_id}/approve"): (None, "PaymentOut"),

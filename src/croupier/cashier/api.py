@@ -3,7 +3,7 @@ webhooks; and the back office (approvals, dead letters, reconciliation, provider
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -36,6 +36,8 @@ def _service(request: Request) -> CashierService:
 
 Player = Annotated[Principal, Depends(live_player(lambda request: _service(request).session_revoked))]
 Reader = Annotated[Principal, Depends(admin_with_roles("support", "risk", "finance"))]
+#: The reads of the cashier client (croupier.cashier.client): other services, and back-office users who may read.
+ServiceOrReader = Annotated[Principal, Depends(admin_with_roles("support", "risk", "finance", services=True))]
 Finance = Annotated[Principal, Depends(admin_with_roles("finance"))]
 Operator = Annotated[Principal, Depends(admin_with_roles("admin"))]
 
@@ -48,11 +50,16 @@ def _ref(request: Request, player: Principal) -> PlayerRef:
 # -- the player's cashier -------------------------------------------------------------------------------------------
 
 
-@router.get("/methods", response_model=list[schemas.MethodOut], summary="Payment methods I can use", responses=_ERRORS)
+@router.get(
+    "/methods",
+    response_model=list[schemas.MethodOut],
+    summary="Payment methods I can use",
+    description="The methods a deposit can be routed to for my brand, country and wallet currency, as the routing "
+    "rules route it (for some amount and card), with the currencies I can deposit in and whether withdrawals work.",
+    responses=_ERRORS,
+)
 async def methods(request: Request, player: Player) -> Any:
-    service = _service(request)
-    profile = await service.context.identity.get_player(UUID(player.subject))
-    return service.methods(profile.brand_id, profile.country, profile.currency)
+    return await _service(request).player_methods(UUID(player.subject))
 
 
 @router.post(
@@ -117,10 +124,7 @@ async def my_payments(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     items = await _service(request).history(_ref(request, player), kind=kind, before=before, limit=limit)
-    return {
-        "items": [schemas.PaymentOut.of(item) for item in items],
-        "next_before": items[-1]["id"] if len(items) == limit else None,
-    }
+    return schemas.PaymentPage.of(items, limit)
 
 
 # -- provider webhooks ----------------------------------------------------------------------------------------------
@@ -146,7 +150,32 @@ async def webhook(provider: ProviderName, request: Request) -> Response:
     return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
 
 
-# -- back office ----------------------------------------------------------------------------------------------------
+# -- back office and other services (the reads of croupier.cashier.client take services' tokens too) ----------------
+
+
+@router.get(
+    "/admin/players/{player_id}/methods",
+    response_model=list[schemas.MethodOut],
+    summary="The payment methods a player can use (as the player's GET /methods answers)",
+    responses=_ERRORS,
+)
+async def player_methods(player_id: UUID, request: Request, reader: ServiceOrReader) -> Any:
+    return await _service(request).player_methods(player_id)
+
+
+@router.get(
+    "/admin/players/{player_id}/payments",
+    response_model=schemas.PaymentPage,
+    summary="A player's deposits and withdrawals, newest first",
+    responses=_ERRORS,
+)
+async def player_payments(
+    player_id: UUID, request: Request, reader: ServiceOrReader, query: Annotated[schemas.PaymentsQuery, Query()]
+) -> Any:
+    payments = await _service(request).history(
+        PlayerRef(str(player_id), ""), kind=query.kind, before=query.before, limit=query.limit
+    )
+    return schemas.PaymentPage.of(payments, query.limit)
 
 
 @router.get(
@@ -155,7 +184,7 @@ async def webhook(provider: ProviderName, request: Request) -> Response:
     summary="A payment with its attempts, AML checks and conversion",
     responses=_ERRORS,
 )
-async def admin_payment(payment_id: UUID, request: Request, admin: Reader) -> Any:
+async def admin_payment(payment_id: UUID, request: Request, reader: ServiceOrReader) -> Any:
     return schemas.AdminPaymentOut.of(await _service(request).admin_payment(payment_id))
 
 
@@ -166,15 +195,10 @@ async def admin_payment(payment_id: UUID, request: Request, admin: Reader) -> An
     responses=_ERRORS,
 )
 async def withdrawal_queue(
-    request: Request,
-    admin: Reader,
-    status: Annotated[
-        str, Query(pattern=r"^(requested|pending_approval|approved|processing|paid|failed|rejected|canceled)$")
-    ] = "pending_approval",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    request: Request, reader: ServiceOrReader, query: Annotated[schemas.WithdrawalsQuery, Query()]
 ) -> Any:
-    items = await _service(request).pending_withdrawals(status, limit)
-    return [schemas.WithdrawalQueueItem(**{**item, "credited": item["credited_at"] is not None}) for item in items]
+    items = await _service(request).pending_withdrawals(query.status, query.limit)
+    return [schemas.WithdrawalQueueItem.of(item) for item in items]
 
 
 @router.post(
@@ -230,8 +254,10 @@ async def replay_webhook(event_id: Annotated[int, Path(ge=1)], request: Request,
     "latency and callback lag",
     responses=_ERRORS,
 )
-async def provider_health(request: Request, admin: Reader, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24) -> Any:
-    return await _service(request).provider_health(timedelta(hours=hours))
+async def provider_health(
+    request: Request, reader: ServiceOrReader, query: Annotated[schemas.ProviderHealthQuery, Query()]
+) -> Any:
+    return await _service(request).provider_health(timedelta(hours=query.hours))
 
 
 @router.get(
@@ -241,13 +267,10 @@ async def provider_health(request: Request, admin: Reader, hours: Annotated[int,
     responses=_ERRORS,
 )
 async def reconciliations(
-    request: Request,
-    admin: Reader,
-    provider: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,31}$")] = None,
-    day: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    request: Request, reader: ServiceOrReader, query: Annotated[schemas.ReconciliationsQuery, Query()]
 ) -> Any:
-    runs = await reconcile.list_reconciliations(_service(request).db, provider=provider, day=day, limit=limit)
+    db = _service(request).db
+    runs = await reconcile.list_reconciliations(db, provider=query.provider, day=query.day, limit=query.limit)
     return [run.as_dict() for run in runs]
 
 
@@ -257,7 +280,7 @@ async def reconciliations(
     summary="One reconciliation run with every difference it found",
     responses=_ERRORS,
 )
-async def reconciliation(reconciliation_id: UUID, request: Request, admin: Reader) -> Any:
+async def reconciliation(reconciliation_id: UUID, request: Request, reader: ServiceOrReader) -> Any:
     run = await reconcile.get_reconciliation(_service(request).db, reconciliation_id)
     if run is None:
         raise ReconciliationNotFound(f"no reconciliation {reconciliation_id}")

@@ -1,8 +1,10 @@
 """Which providers a payment goes to, in which order.
 
 1. Eligible: the provider serves the method, country and currency (and pays out, for a withdrawal), and if any
-   enabled routing rule matches the payment (brand, country, method, currency, amount range, card BIN range; an
-   empty field matches everything), only the providers those rules name, with the rules' priority and weight.
+   enabled routing rule naming such a provider matches the payment (brand, country, method, currency, amount range,
+   card BIN range; an empty field matches everything), only the providers those rules name, with the rules'
+   priority and weight. Otherwise every such provider except those configured `routed_only` (a provider
+   contracted for some brands: only a rule sends payments to it).
 2. Out of rotation: a provider whose circuit breaker is open (a burst of consecutive failures) is skipped until its
    cool-down ends; then one payment tries it (half-open) and its result closes or reopens the breaker.
 3. Order: by priority (lower first); within one priority, a weighted draw where the weight is multiplied by the
@@ -44,14 +46,26 @@ class Route:
     bin_from: str | None = None
     bin_to: str | None = None
 
+    def _matches_kind(self, payment: RoutingRequest) -> bool:
+        """The rule's brand, country, method and currency match the payment (its amount and card aside)."""
+        return (
+            (self.brand_id is None or self.brand_id == payment.brand_id)
+            and (self.country is None or self.country == payment.country)
+            and (self.method is None or self.method == payment.method)
+            and (self.currency is None or self.currency == payment.currency)
+        )
+
+    def can_match(self, payment: RoutingRequest, lowest_amount: int) -> bool:
+        """Whether the rule matches some payment like this one: same brand, country, method and currency, of some
+        amount from `lowest_amount` up, with some card."""
+        return (
+            self._matches_kind(payment)
+            and (self.max_amount is None or self.max_amount >= max(lowest_amount, self.min_amount or 0))
+            and (self.bin_from is None or self.bin_to is None or self.bin_from <= self.bin_to)
+        )
+
     def matches(self, payment: RoutingRequest) -> bool:
-        if self.brand_id is not None and self.brand_id != payment.brand_id:
-            return False
-        if self.country is not None and self.country != payment.country:
-            return False
-        if self.method is not None and self.method != payment.method:
-            return False
-        if self.currency is not None and self.currency != payment.currency:
+        if not self._matches_kind(payment):
             return False
         if self.min_amount is not None and payment.amount < self.min_amount:
             return False
@@ -119,14 +133,33 @@ class Router:
         self._health: dict[str, Health] = {name: Health() for name in self.providers}
         self._on_circuit_opened = on_circuit_opened
 
-    def eligible(self, payment: RoutingRequest, routes: Sequence[Route]) -> list[tuple[ProviderConfig, int, int]]:
-        """(provider, priority, weight) of every provider that may take the payment, breakers ignored."""
-        serving = {
+    def _serving(self, payment: RoutingRequest) -> dict[str, ProviderConfig]:
+        return {
             name: provider
             for name, provider in self.providers.items()
             if provider.serves(payment.method, payment.country, payment.currency)
             and (payment.kind == "deposit" or provider.payouts)
         }
+
+    def offered(
+        self, kind: str, brand_id: str, country: str, method: str, currency: str, routes: Sequence[Route]
+    ) -> bool:
+        """Whether some payment of this kind, brand, country, method and currency (of any amount, with any card) has
+        an eligible provider: what the methods listing asks before the player has entered either.
+
+        With a provider open to every payment it serves, every such payment has one (when no rule takes it
+        elsewhere, it goes there). Otherwise only the rules can provide one: a rule that names a provider serving
+        the payment and that some amount and card match."""
+        probe = RoutingRequest(kind, brand_id, country, method, currency, amount=0)
+        serving = self._serving(probe)
+        if any(not provider.routed_only for provider in serving.values()):
+            return True
+        lowest = 0 if method == "crypto" and kind == "deposit" else 1  # crypto deposits may leave the amount open
+        return any(route.provider in serving and route.can_match(probe, lowest) for route in routes)
+
+    def eligible(self, payment: RoutingRequest, routes: Sequence[Route]) -> list[tuple[ProviderConfig, int, int]]:
+        """(provider, priority, weight) of every provider that may take the payment, breakers ignored."""
+        serving = self._serving(payment)
         matching = [route for route in routes if route.matches(payment) and route.provider in serving]
         if matching:
             best: dict[str, tuple[ProviderConfig, int, int]] = {}
@@ -135,7 +168,9 @@ class Router:
                 if current is None or route.priority < current[1]:
                     best[route.provider] = (serving[route.provider], route.priority, route.weight)
             return list(best.values())
-        return [(provider, provider.priority, provider.weight) for provider in serving.values()]
+        return [
+            (provider, provider.priority, provider.weight) for provider in serving.values() if not provider.routed_only
+        ]
 
     def order(self, payment: RoutingRequest, routes: Sequence[Route]) -> list[ProviderConfig]:
         """The providers to try, best first; those out of rotation are left out."""

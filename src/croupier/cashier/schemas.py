@@ -119,7 +119,47 @@ class PaymentOut(BaseModel):
 
 class PaymentPage(BaseModel):
     items: list[PaymentOut]
-    next_before: UUID | None
+    next_before: UUID | None = Field(description="Pass as `before` for the next page; null on the last one.")
+
+    @classmethod
+    def of(cls, payments: list[dict[str, Any]], limit: int) -> PaymentPage:
+        return cls(
+            items=[PaymentOut.of(payment) for payment in payments],
+            next_before=payments[-1]["id"] if len(payments) == limit else None,
+        )
+
+
+# -- the reads other services make (the cashier client): one definition of their parameters for both transports --
+
+PaymentKind = Literal["deposit", "withdrawal"]
+WithdrawalStatus = Literal[
+    "requested", "pending_approval", "approved", "processing", "paid", "failed", "rejected", "canceled"
+]
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(frozen=True)  # unknown query parameters are ignored, as on every other route
+
+
+class PaymentsQuery(_Query):
+    kind: PaymentKind | None = Field(None, description="Only deposits, or only withdrawals.")
+    before: UUID | None = Field(None, description="Only payments older than this payment id (`next_before`).")
+    limit: int = Field(50, ge=1, le=500)
+
+
+class WithdrawalsQuery(_Query):
+    status: WithdrawalStatus = Field("pending_approval", description="Default: the approval queue.")
+    limit: int = Field(100, ge=1, le=500)
+
+
+class ProviderHealthQuery(_Query):
+    hours: int = Field(24, ge=1, le=24 * 31, description="The window of the per-method metrics, in hours.")
+
+
+class ReconciliationsQuery(_Query):
+    provider: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,31}$", description="One provider's runs.")
+    day: date | None = Field(None, description="Runs for this settlement day.")
+    limit: int = Field(50, ge=1, le=500)
 
 
 class MethodOut(BaseModel):

@@ -117,27 +117,36 @@ class CashierService:
 
     # -- the player's side -------------------------------------------------------------------------------------------
 
-    def methods(self, brand_id: str, country: str, currency: str) -> list[dict[str, Any]]:
-        """Payment methods the player can use: some provider serves them for the country (deposit currency: the
-        wallet's, or any the provider takes when an FX rate exists; crypto is listed with its assets)."""
-        offered: dict[str, dict[str, Any]] = {}
+    async def player_methods(self, player_id: UUID) -> list[dict[str, Any]]:
+        """The methods the player can use, by the player's brand, country and wallet currency."""
+        profile = await self.context.identity.get_player(player_id)
+        return await self.methods(profile.brand_id, profile.country, profile.currency)
+
+    async def methods(self, brand_id: str, country: str, currency: str) -> list[dict[str, Any]]:
+        """Payment methods a player of the brand and country with a wallet in `currency` can use: those that have an
+        eligible provider for some amount once the routing rules are applied, as a deposit would be routed.
+
+        Deposit currencies: the wallet's when the method takes it, else every currency it takes (converted at an FX
+        rate); crypto lists every asset it takes. `withdrawals`: whether a payout in the wallet's currency has one."""
+        routes = await self.context.routes()
+        taken: dict[str, set[str]] = {}
         for provider in self.context.providers.values():
-            if "*" not in provider.countries and country not in provider.countries:
-                continue
             for method in provider.methods:
-                entry = offered.setdefault(
-                    method, {"method": method, "currencies": set(), "withdrawals": False, "wallet_currency": currency}
-                )
-                entry["currencies"].update(provider.currencies)
-                if provider.payouts and currency in provider.currencies:
-                    entry["withdrawals"] = True
+                taken.setdefault(method, set()).update(provider.currencies)
         out = []
-        for entry in offered.values():
-            currencies = sorted(entry["currencies"])
-            if entry["method"] != "crypto" and currency in currencies:
+        for method, candidates in sorted(taken.items()):
+            currencies = [
+                c for c in sorted(candidates) if self.router.offered("deposit", brand_id, country, method, c, routes)
+            ]
+            if not currencies:
+                continue
+            if method != "crypto" and currency in currencies:
                 currencies = [currency]  # deposit in the wallet's own currency when the method takes it
-            out.append({**entry, "currencies": currencies})
-        return sorted(out, key=lambda item: item["method"])
+            payouts = self.router.offered("withdrawal", brand_id, country, method, currency, routes)
+            out.append(
+                {"method": method, "currencies": currencies, "withdrawals": payouts, "wallet_currency": currency}
+            )
+        return out
 
     async def payment(self, player: PlayerRef, payment_id: UUID) -> dict[str, Any]:
         return await reload_owned(self.context, player, payment_id)

@@ -198,14 +198,17 @@ def live_player(
     return dependency
 
 
-def admin_with_roles(*roles: str) -> Callable[[Request], Any]:
-    """FastAPI dependency factory: an admin holding at least one of `roles` (the `admin` role holds every one)."""
+def admin_with_roles(*roles: str, services: bool = False) -> Callable[[Request], Any]:
+    """FastAPI dependency factory: an admin holding at least one of `roles` (the `admin` role holds every one); with
+    `services`, also any service (a token minted with ServiceTokens: another Croupier service's client)."""
     allowed = frozenset(roles) | {"admin"}
 
     async def dependency(request: Request) -> Principal:
         principal = await current_principal(request)
+        if services and principal.kind == "service":
+            return principal
         if principal.kind != "admin":
-            raise Forbidden("this endpoint is for back-office users")
+            raise Forbidden("this endpoint is for back-office users" + (" and services" if services else ""))
         if not principal.roles & allowed:
             raise Forbidden(f"this endpoint needs one of the roles {sorted(allowed)}", required_roles=sorted(allowed))
         return principal

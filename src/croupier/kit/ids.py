@@ -4,6 +4,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -24,6 +25,44 @@ def uuid7() -> uuid.UUID:
                 _last_ms += 1
                 _counter = 0
         ms, counter = _last_ms, _counter
+    return _compose(ms, counter)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_at_lock = threading.Lock()
+_at_ms = -1
+_at_counter = 0
+
+
+def unix_ms(moment: datetime) -> int:
+    """Whole milliseconds since the Unix epoch of a timezone-aware datetime (rounded down)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def uuid7_at(moment: datetime) -> uuid.UUID:
+    """A UUIDv7 whose timestamp is `moment` (to the millisecond), for a row that also stores `moment`: a range of
+    that time is then a range of ids. Ids of one millisecond increase in call order within a process (the 12-bit
+    counter, started at random); past 4096 in one millisecond the counter wraps and the random tail alone keeps them
+    unique. Unlike `uuid7`, the timestamp is never moved forward, so it always equals the stored time."""
+    global _at_ms, _at_counter
+    ms = unix_ms(moment)
+    with _at_lock:
+        if ms == _at_ms:
+            _at_counter = (_at_counter + 1) & 0xFFF
+        else:
+            _at_ms = ms
+            _at_counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        counter = _at_counter
+    return _compose(ms, counter)
+
+
+def uuid7_floor(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of `moment`'s millisecond: ids with an earlier timestamp sort below it, ids with this
+    timestamp or a later one at or above it (PostgreSQL orders uuid bytewise, as this integer order)."""
+    return uuid.UUID(int=(unix_ms(moment) & 0xFFFF_FFFF_FFFF) << 80)
+
+
+def _compose(ms: int, counter: int) -> uuid.UUID:
     rand = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
     value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
     return uuid.UUID(int=value)

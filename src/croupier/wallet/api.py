@@ -4,6 +4,7 @@ Money-moving endpoints answer 201 when the command was applied now and 200 with 
 idempotency key was already used with the same content (the body is then the original response, byte for byte).
 """
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -28,7 +29,30 @@ def _wallet(request: Request) -> WalletService:
 
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+CreatedFrom = Annotated[
+    datetime | None,
+    Query(
+        description="Only transfers created at or after this instant (inclusive). RFC 3339 with a time zone offset, "
+        "e.g. `2026-03-14T00:00:00Z` (in a URL, write `+` in an offset as `%2B`). A time without an offset is "
+        "refused with `validation_error`.",
+        examples=["2026-03-14T00:00:00Z"],
+    ),
+]
+CreatedTo = Annotated[
+    datetime | None,
+    Query(
+        description="Only transfers created before this instant (exclusive), with a time zone offset. With "
+        "`created_from`, it must be later (otherwise `422 invalid_time_range`). One day is "
+        "`created_from=2026-03-14T00:00:00Z&created_to=2026-03-15T00:00:00Z`. Pass the same window with `cursor`.",
+        examples=["2026-03-15T00:00:00Z"],
+    ),
+]
 
+_WINDOW = (
+    "Keyset-paginated by id: pass `next_cursor` as `cursor` for the next page. With `created_from` and/or "
+    "`created_to`, only transfers whose `created_at` is in the half-open window `[created_from, created_to)`; "
+    "reading an old window costs the same as reading the newest one."
+)
 _ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 401, 403, 404, 409, 413, 415, 422, 503), PROBLEM_SCHEMA)
 
 
@@ -102,14 +126,23 @@ async def get_balance(account_id: UUID, request: Request) -> Response:
 @router.get(
     "/accounts/{account_id}/transfers",
     response_model=schemas.TransferPage,
-    summary="List an account's transfers, newest first",
+    summary="List an account's transfers, newest first (optionally those created in a time window)",
+    description=_WINDOW,
     responses=_ERRORS,
 )
 async def list_account_transfers(
-    account_id: UUID, request: Request, cursor: Cursor = None, limit: Limit = 100
+    account_id: UUID,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
 ) -> Response:
     wallet = _wallet(request)
-    return json_response(await wallet.list_transfers(account_id=account_id, cursor=cursor, limit=limit))
+    page = await wallet.list_transfers(
+        account_id=account_id, cursor=cursor, limit=limit, created_from=created_from, created_to=created_to
+    )
+    return json_response(page)
 
 
 # -- transfers ------------------------------------------------------------------------------------------------------
@@ -146,11 +179,22 @@ async def _batch(state: Any, body: schemas.CreateBatchRequest, params: dict[str,
 
 
 @router.get(
-    "/transfers", response_model=schemas.TransferPage, summary="List transfers, newest first", responses=_ERRORS
+    "/transfers",
+    response_model=schemas.TransferPage,
+    summary="List transfers, newest first (optionally those created in a time window)",
+    description=_WINDOW,
+    responses=_ERRORS,
 )
-async def list_transfers(request: Request, cursor: Cursor = None, limit: Limit = 100) -> Response:
+async def list_transfers(
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
+) -> Response:
     wallet = _wallet(request)
-    return json_response(await wallet.list_transfers(cursor=cursor, limit=limit))
+    page = await wallet.list_transfers(cursor=cursor, limit=limit, created_from=created_from, created_to=created_to)
+    return json_response(page)
 
 
 @router.get("/transfers/{transfer_id}", response_model=schemas.TransferOut, summary="Get a transfer", responses=_ERRORS)

@@ -9,6 +9,7 @@ safe and returns the original result.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
@@ -39,6 +40,7 @@ from croupier.wallet.errors import (
     HoldNotFound,
     IdempotencyConflict,
     InsufficientFunds,
+    InvalidTimeRange,
     NotReversible,
     PostExceedsHold,
     TransferNotFound,
@@ -92,6 +94,7 @@ __all__ = [
     "InProcessWalletClient",
     "InsufficientFunds",
     "InternalError",
+    "InvalidTimeRange",
     "NotReversible",
     "OpenAccountRequest",
     "PostExceedsHold",
@@ -173,9 +176,18 @@ class WalletClient(Protocol):
         ...
 
     async def list_transfers(
-        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> TransferPage:
-        """Transfers newest first (of one account, or all), keyset-paginated."""
+        """Transfers newest first (of one account, or all), keyset-paginated. With `created_from` and/or
+        `created_to` (timezone-aware), only those whose created_at is in [created_from, created_to); pass the same
+        window with the cursor. Raises InvalidTimeRange when created_to is not later than created_from,
+        ValidationFailed for a time without a time zone."""
         ...
 
 
@@ -244,9 +256,17 @@ class InProcessWalletClient:
         return EventPage.model_validate(await self._service.read_events(after=after, limit=limit))
 
     async def list_transfers(
-        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> TransferPage:
-        page = await self._service.list_transfers(account_id=account_id, cursor=cursor, limit=limit)
+        page = await self._service.list_transfers(
+            account_id=account_id, cursor=cursor, limit=limit, created_from=created_from, created_to=created_to
+        )
         return TransferPage.model_validate(page)
 
 
@@ -369,8 +389,19 @@ class HttpWalletClient:
         return EventPage.model_validate(await self._call("GET", "/events", params=params))
 
     async def list_transfers(
-        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> TransferPage:
-        params = {"cursor": cursor, "limit": limit}
+        params = {
+            "cursor": cursor,
+            "limit": limit,
+            "created_from": created_from.isoformat() if created_from is not None else None,
+            "created_to": created_to.isoformat() if created_to is not None else None,
+        }
         path = f"/accounts/{account_id}/transfers" if account_id is not None else "/transfers"
         return TransferPage.model_validate(await self._call("GET", path, params=params))

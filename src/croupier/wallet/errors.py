@@ -93,6 +93,14 @@ class AccountExists(DomainError):
     title = "An account with these owner, kind, label and currency exists with other settings"
 
 
+class InvalidTimeRange(DomainError):
+    """A listing's time window whose end is not after its start (created_to <= created_from)."""
+
+    code = "invalid_time_range"
+    status = 422
+    title = "The time window is empty or reversed"
+
+
 class CurrencyExponentChanged(DomainError):
     code = "currency_exponent_changed"
     status = 500
@@ -115,5 +123,6 @@ WALLET_ERRORS: tuple[type[DomainError], ...] = (
     HoldExpired,
     PostExceedsHold,
     AccountExists,
+    InvalidTimeRange,
     CurrencyExponentChanged,
 )

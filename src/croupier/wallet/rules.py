@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from croupier.kit.errors import DomainError
-from croupier.kit.ids import uuid7
+from croupier.kit.ids import uuid7_at
 from croupier.kit.money import MAX_MINOR_UNITS
 from croupier.wallet import errors
 from croupier.wallet.commands import Command, Leg, Outcome
@@ -342,7 +342,9 @@ class BatchApplier:
         reverses_id: UUID | None = None,
     ) -> dict[str, Any]:
         row: dict[str, Any] = {
-            "id": uuid7(),
+            # The id carries the same instant as created_at, so a created_at range is an id range (the transfer
+            # listing's time filter walks the id indexes; see repository.list_transfers).
+            "id": uuid7_at(self.now),
             "idempotency_key": command.key,
             "position": position,
             "kind": kind,

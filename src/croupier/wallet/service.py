@@ -277,17 +277,49 @@ class WalletService:
         return {"items": items, "next_cursor": next_cursor}
 
     async def list_transfers(
-        self, *, account_id: UUID | None = None, cursor: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> dict[str, Any]:
+        """Transfers newest first, of one account or all; with a time window, only those whose created_at is in
+        [created_from, created_to) (timezone-aware; either end may be left open). A cursor continues the listing it
+        came from: pass the same window with it."""
         limit = _page_size(limit)
         before = _decode_cursor(cursor)
+        _check_window(created_from, created_to)
         async with self.db.connection() as connection:
             if account_id is not None and await repository.get_account(connection, account_id) is None:
                 raise errors.AccountNotFound(f"no account with id {account_id}", account_id=str(account_id))
-            rows = await repository.list_transfers(connection, account_id=account_id, before=before, limit=limit + 1)
+            rows = await repository.list_transfers(
+                connection,
+                account_id=account_id,
+                before=before,
+                limit=limit + 1,
+                created_from=created_from,
+                created_to=created_to,
+            )
         items = [dict(row) for row in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return {"items": items, "next_cursor": next_cursor}
+
+
+def _check_window(created_from: datetime | None, created_to: datetime | None) -> None:
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.utcoffset() is None:
+            raise ValidationFailed(
+                f"{name} must carry a time zone offset (e.g. 2026-03-14T00:00:00Z): a time without one is ambiguous",
+                field=name,
+            )
+    if created_from is not None and created_to is not None and created_to <= created_from:
+        raise errors.InvalidTimeRange(
+            "created_to must be later than created_from: the window [created_from, created_to) is empty or reversed",
+            created_from=created_from.isoformat(),
+            created_to=created_to.isoformat(),
+        )
 
 
 _NIL = UUID(int=0)

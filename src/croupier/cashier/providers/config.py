@@ -47,6 +47,11 @@ class ProviderConfig(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Per-call timeout.")
     priority: int = Field(default=100, description="Lower is tried first when no routing rule says otherwise.")
     weight: int = Field(default=1, ge=0, description="Share of traffic among providers of the same priority.")
+    routed_only: bool = Field(
+        default=False,
+        description="Only payments a routing rule names it for go to it (e.g. a provider contracted for some brands: "
+        "a rule with their brand_id enables it for them); by default every payment it serves may.",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Protocol-specific settings.")
 
     @field_validator("name")

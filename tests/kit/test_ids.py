@@ -1,0 +1,34 @@
+"""UUIDv7 minted for a given instant, and the bound of an instant's ids (what a time window of ids relies on)."""
+
+from datetime import UTC, datetime, timedelta
+
+from croupier.kit.ids import unix_ms, uuid7_at, uuid7_floor
+
+MOMENT = datetime(2026, 1, 10, 10, 0, 0, 123_456, tzinfo=UTC)
+
+
+def test_uuid7_at_when_minted_carries_the_instants_millisecond_and_is_version_7() -> None:
+    value = uuid7_at(MOMENT)
+    assert value.int >> 80 == unix_ms(MOMENT) == 1_768_039_200_123
+    assert (value.version, value.variant) == (7, "specified in RFC 4122")
+
+
+def test_uuid7_at_when_minted_in_one_millisecond_increases_in_call_order() -> None:
+    ids = [uuid7_at(MOMENT) for _ in range(100)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 100
+
+
+def test_uuid7_at_when_instant_goes_back_keeps_the_earlier_instant() -> None:
+    uuid7_at(MOMENT + timedelta(days=1))
+    assert uuid7_at(MOMENT).int >> 80 == unix_ms(MOMENT)
+
+
+def test_uuid7_floor_when_compared_separates_earlier_instants_from_this_one_and_later() -> None:
+    floor = uuid7_floor(MOMENT)
+    assert (
+        uuid7_at(MOMENT - timedelta(milliseconds=1))
+        < floor
+        <= uuid7_at(MOMENT)
+        < uuid7_floor(MOMENT + timedelta(milliseconds=1))
+    )
