@@ -28,6 +28,8 @@ from croupier.wallet.client import (
     CreateBatchRequest,
     CreateHoldRequest,
     CreateTransferRequest,
+    HoldAlreadyResolved,
+    IdempotencyConflict,
     OpenAccountRequest,
     PostHoldRequest,
     TransferLegIn,
@@ -194,7 +196,13 @@ class CashierLedger:
         return result.transfer.id
 
     async def release_withdrawal(self, *, payment_id: UUID, hold_id: UUID, reason: str) -> None:
-        """The withdrawal will not be paid (cancelled, rejected, failed): release the hold in full."""
-        await self.wallet.void_hold(
-            hold_id, VoidHoldRequest(idempotency_key=withdrawal_key(payment_id, "void"), metadata={"reason": reason})
-        )
+        """The withdrawal will not be paid (cancelled, rejected, failed): release the hold in full. Returns once the
+        hold is released, by this call or an earlier one (whose metadata may have said it in other words)."""
+        try:
+            await self.wallet.void_hold(
+                hold_id,
+                VoidHoldRequest(idempotency_key=withdrawal_key(payment_id, "void"), metadata={"reason": reason}),
+            )
+        except (IdempotencyConflict, HoldAlreadyResolved):
+            if (await self.wallet.get_hold(hold_id)).status != "voided":
+                raise

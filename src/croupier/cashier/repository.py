@@ -141,6 +141,23 @@ async def uncredited(connection: Connection, limit: int = 100) -> list[dict[str,
     return [p for p in map(payment, rows) if p is not None]
 
 
+async def unreleased(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Withdrawals that ended unpaid whose wallet hold has not been released yet (a crash came in between)."""
+    rows = await connection.fetch(
+        """SELECT * FROM cashier.payments WHERE kind = 'withdrawal' AND hold_id IS NOT NULL AND released_at IS NULL
+             AND status IN ('failed', 'rejected', 'canceled') ORDER BY updated_at LIMIT $1""",
+        limit,
+    )
+    return [p for p in map(payment, rows) if p is not None]
+
+
+async def mark_released(connection: Connection, payment_id: UUID, at: datetime) -> None:
+    """Record that the hold was released. Not a status change: the version stays, nobody's compare-and-set fails."""
+    await connection.execute(
+        "UPDATE cashier.payments SET released_at = $2 WHERE id = $1 AND released_at IS NULL", payment_id, at
+    )
+
+
 # -- attempts -------------------------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,8 @@ from croupier.compliance.client import require_allowed
 from croupier.kit.ids import uuid7
 from croupier.wallet.client import InsufficientFunds
 
-CANCELLABLE = ("requested", "pending_approval", "approved")
+#: A "requested" withdrawal is being held and checked (or was interrupted there, and is resumed): not yet.
+CANCELLABLE = ("pending_approval", "approved")
 
 
 class Withdrawals:
@@ -63,6 +64,8 @@ class Withdrawals:
                 raise PaymentRequestConflict(
                     "this request key was used for another payment", payment_id=str(existing["id"])
                 )
+            if existing["status"] == "requested":  # the first try was interrupted before the hold and checks
+                return await self._hold_and_review(existing, profile.kyc_status)
             return existing
         now = context.clock()
         values: dict[str, Any] = {
@@ -96,6 +99,12 @@ class Withdrawals:
                 payment = await repository.payment_by_request(connection, player.player_id, request_key)
             assert payment is not None
             return payment
+        return await self._hold_and_review(payment, profile.kyc_status)
+
+    async def resume(self, payment: dict[str, Any]) -> dict[str, Any]:
+        """Finish a withdrawal interrupted before its hold and checks were recorded (the hold's key is the
+        payment's, so a hold made before the interruption is found again, not made twice)."""
+        profile = await self.context.identity.get_player(UUID(payment["player_id"]))
         return await self._hold_and_review(payment, profile.kyc_status)
 
     async def _hold_and_review(self, payment: dict[str, Any], kyc_status: str) -> dict[str, Any]:
@@ -147,7 +156,7 @@ class Withdrawals:
         updated = await transition(self.context, payment, "rejected", review=review, failure_code="rejected")
         if updated is None:
             raise WithdrawalNotPendingApproval("the withdrawal changed; reload it")
-        await self._release(updated, "rejected")
+        await self.release(updated)
         return await reload(self.context, payment_id)
 
     async def cancel(self, player: PlayerRef, payment_id: UUID) -> dict[str, Any]:
@@ -161,7 +170,7 @@ class Withdrawals:
                 )
             updated = await transition(self.context, payment, "canceled", failure_code="canceled_by_player")
             if updated is not None:
-                await self._release(updated, "canceled_by_player")
+                await self.release(updated)
                 return await reload(self.context, payment_id)
         raise WithdrawalNotCancellable("the withdrawal kept changing; reload it")
 
@@ -203,7 +212,7 @@ class Withdrawals:
             context, payment, "failed", failure_code=code, failure_detail=result.error_code or result.detail
         )
         if failed is not None:
-            await self._release(failed, code)
+            await self.release(failed)
             raise PaymentDeclined(
                 "the payout was refused; the money is back in the wallet",
                 payment_id=str(payment["id"]),
@@ -222,7 +231,7 @@ class Withdrawals:
         elif event.status in ("failed", "canceled") and payment["status"] == "processing":
             failed = await transition(context, payment, "failed", failure_code=event.error_code or "payout_failed")
             if failed is not None:
-                await self._release(failed, "payout_failed")
+                await self.release(failed)
             return await reload(context, payment["id"])
         if payment["status"] == "paid" and payment["credited_at"] is None:
             return await self.settle(payment)
@@ -267,11 +276,16 @@ class Withdrawals:
                 return payment
         raise RuntimeError(f"withdrawal {payment['id']} kept changing while it was being settled")
 
-    async def _release(self, payment: dict[str, Any], reason: str) -> None:
-        if payment["hold_id"] is not None:
-            await self.context.ledger.release_withdrawal(
-                payment_id=payment["id"], hold_id=payment["hold_id"], reason=reason
-            )
+    async def release(self, payment: dict[str, Any]) -> None:
+        """Release the hold of a withdrawal that ended unpaid, and record it (repeatable: the void is keyed)."""
+        if payment["hold_id"] is None or payment.get("released_at") is not None:
+            return
+        reason = payment["failure_code"] or payment["status"]
+        await self.context.ledger.release_withdrawal(
+            payment_id=payment["id"], hold_id=payment["hold_id"], reason=reason
+        )
+        async with self.context.db.connection() as connection:
+            await repository.mark_released(connection, payment["id"], self.context.clock())
 
     async def _pending(self, payment_id: UUID) -> dict[str, Any]:
         async with self.context.db.connection() as connection:
