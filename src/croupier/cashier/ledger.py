@@ -6,6 +6,8 @@ Accounts (house, owner_id "cashier", allow_negative), per brand and currency:
 - `psp_clearing` labelled `withdrawals`: the credit side of withdrawal holds, until the payout is confirmed and the
   money moves on to the provider's clearing account.
 - `fx` labelled `cashier`: the two legs of a conversion (one per currency) meet here.
+- `suspense` labelled `deposits_held`: crypto that arrived for a player the compliance gate refused on arrival,
+  until an admin releases it to the player (or it is sent back). Ours to account for, nobody's to play with.
 
 Every transfer that touches a provider's clearing account carries metadata
 `{"payment_id", "payment_kind", "attempt_id", "provider", "provider_ref", "reference"}` where `reference` is what the
@@ -13,7 +15,8 @@ provider knows us by (the attempt id; for a crypto deposit, the transaction hash
 `{"conversion_id", "rate_id", "rate", "spread_bps"}`.
 
 Idempotency keys (all retries reuse them, so nothing moves twice):
-- deposit credit: `cashier:deposit:<provider>:<provider transaction id>`
+- deposit credit: `cashier:deposit:<provider>:<provider transaction id>` (from the suspense account when the
+  deposit was held for review; the move into it: the same key with `:held`)
 - withdrawal hold: `cashier:withdrawal:<payment id>:hold`; its post: `...:post`; void: `...:void`;
   the move to the provider's clearing account: `...:settle`.
 """
@@ -41,6 +44,7 @@ CASHIER_OWNER = "cashier"
 CLEARING_KIND = "psp_clearing"
 WITHDRAWALS_LABEL = "withdrawals"
 FX_KIND, FX_LABEL = "fx", "cashier"
+SUSPENSE_KIND, HELD_DEPOSITS_LABEL = "suspense", "deposits_held"
 
 
 def deposit_key(provider: str, provider_txn: str) -> str:
@@ -90,6 +94,26 @@ class CashierLedger:
     async def clearing(self, brand_id: str, provider: str, currency: str) -> UUID:
         return await self.house(brand_id, CLEARING_KIND, provider, currency)
 
+    async def held_deposits(self, brand_id: str, currency: str) -> UUID:
+        return await self.house(brand_id, SUSPENSE_KIND, HELD_DEPOSITS_LABEL, currency)
+
+    async def hold_deposit_for_review(
+        self, *, key: str, brand_id: str, provider: str, currency: str, amount: int, metadata: dict[str, Any]
+    ) -> UUID:
+        """Money that arrived but may not be played yet: from the provider's clearing account to suspense."""
+        result = await self.wallet.transfer(
+            CreateTransferRequest(
+                idempotency_key=f"{key}:held"[:200],
+                debit_account_id=await self.clearing(brand_id, provider, currency),
+                credit_account_id=await self.held_deposits(brand_id, currency),
+                amount=amount,
+                currency=currency,
+                type="deposit_held",
+                metadata=metadata,
+            )
+        )
+        return result.transfer.id
+
     async def credit_deposit(
         self,
         *,
@@ -102,9 +126,14 @@ class CashierLedger:
         wallet_currency: str,
         conversion: Conversion | None,
         metadata: dict[str, Any],
+        from_suspense: bool = False,
     ) -> list[UUID]:
-        """Credit the player for money the provider received: one transfer, or two legs through fx (atomic)."""
-        clearing = await self.clearing(brand_id, provider, currency)
+        """Credit the player for money the provider received: one transfer, or two legs through fx (atomic). The
+        money comes from the provider's clearing account, or from suspense for a deposit held for review."""
+        if from_suspense:
+            clearing = await self.held_deposits(brand_id, currency)
+        else:
+            clearing = await self.clearing(brand_id, provider, currency)
         if conversion is None:
             result = await self.wallet.transfer(
                 CreateTransferRequest(

@@ -39,10 +39,15 @@ class Recovery:
 
     async def run(self, poll_after: timedelta) -> dict[str, int]:
         context = self.context
-        repaired = {"credited": 0, "released": 0, "resumed": 0, "polled": 0}
+        repaired = {"credited": 0, "released": 0, "held": 0, "resumed": 0, "polled": 0}
         async with context.db.connection() as connection:
             uncredited = await repository.uncredited(connection)
             unreleased = await repository.unreleased(connection)
+            held = await repository.list_by_status(connection, "deposit", ["held"])
+        for payment in held:  # held for review, not yet booked to suspense
+            if payment["held_transfer_id"] is None:
+                await self.deposits.review.move_to_suspense(payment)
+                repaired["held"] += 1
         for payment in uncredited:  # the provider took or paid the money, the wallet has not moved yet
             if payment["kind"] == "deposit":
                 await self.deposits.credit(payment)

@@ -95,7 +95,9 @@ class PaymentOut(BaseModel):
     id: UUID
     kind: Literal["deposit", "withdrawal"]
     status: str = Field(
-        description="deposit: created, pending, awaiting_transfer, processing, succeeded, failed, canceled, expired. "
+        description="deposit: created, pending, awaiting_transfer, processing, succeeded, failed, canceled, expired; "
+        "crypto also held (arrived, refused by the compliance gate on arrival, waiting for an admin) and "
+        "refund_requested (never credited). "
         "withdrawal: requested, pending_approval, approved, processing, paid, failed, rejected, canceled."
     )
     method: str
@@ -107,7 +109,10 @@ class PaymentOut(BaseModel):
     credited: bool
     next_action: NextActionOut | None
     failure_code: str | None
-    review: dict[str, Any] = Field(description="Withdrawals: why it waits for approval; crypto: under/overpaid.")
+    review: dict[str, Any] = Field(
+        description="Withdrawals: why it waits for approval. Crypto: under/overpaid; `compliance`, the gate's verdict "
+        "when the coins arrived (verdict, reason, rule, decision_id); an admin's release or refund decision."
+    )
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -169,6 +174,17 @@ class WithdrawalQueueItem(PaymentOut):
 
 class RejectRequest(_In):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class HeldDepositItem(PaymentOut):
+    player_id: str
+    brand_id: str
+    provider: str | None
+    provider_ref: str | None = Field(description="Crypto: the transaction hash.")
+
+
+class DepositDecisionRequest(_In):
+    reason: str = Field(min_length=1, max_length=500, description="Why: kept with the decision, for the audit.")
 
 
 class WebhookEventOut(BaseModel):
