@@ -237,7 +237,9 @@ async def _check_withdrawals(connection: asyncpg.Connection, paid_out: dict[tupl
         mine = holds.pop(payment_id, [])
         assert len(mine) <= 1, f"{payment_id}: {len(mine)} holds"
         if status == "paid":
-            assert [(h["resolution"], h["resolved"]) for h in mine] == [("hold_post", payment["amount"])], payment_id
+            assert [(h["resolution"], h["resolved"]) for h in mine] == [("hold_post", payment["wallet_amount"])], (
+                payment_id
+            )
             assert payouts_of.get(payment_id, {}).get("amount") == payment["amount"], (payment_id, "not paid out once")
             assert payment["credited_at"] is not None, f"{payment_id}: paid, never settled in the ledger"
         else:

@@ -12,7 +12,9 @@ Accounts (house, owner_id "cashier", allow_negative), per brand and currency:
 Every transfer that touches a provider's clearing account carries metadata
 `{"payment_id", "payment_kind", "attempt_id", "provider", "provider_ref", "reference"}` where `reference` is what the
 provider knows us by (the attempt id; for a crypto deposit, the transaction hash). Conversions add
-`{"conversion_id", "rate_id", "rate", "spread_bps"}`.
+`{"conversion_id", "rate_id", "rate", "spread_bps"}`: a deposit in another currency than the wallet's, and a
+withdrawal paid out in another currency (its hold, post and settlement; the hold and post are in the wallet's
+currency, the settlement's second leg in the payout's).
 
 Idempotency keys (all retries reuse them, so nothing moves twice):
 - deposit credit: `cashier:deposit:<provider>:<provider transaction id>` (from the suspense account when the
@@ -147,13 +149,7 @@ class CashierLedger:
                 )
             )
             return [result.transfer.id]
-        fx_meta = {
-            **metadata,
-            "conversion_id": str(conversion.id),
-            "rate_id": str(conversion.rate_id),
-            "rate": conversion.rate,
-            "spread_bps": conversion.spread_bps,
-        }
+        fx_meta = {**metadata, **_fx_metadata(conversion)}
         batch = await self.wallet.transfer_batch(
             CreateBatchRequest(
                 idempotency_key=key,
@@ -180,9 +176,17 @@ class CashierLedger:
         return [transfer.id for transfer in batch.transfers]
 
     async def hold_withdrawal(
-        self, *, payment_id: UUID, brand_id: str, player_account: UUID, currency: str, amount: int
+        self,
+        *,
+        payment_id: UUID,
+        brand_id: str,
+        player_account: UUID,
+        currency: str,
+        amount: int,
+        conversion: Conversion | None = None,
     ) -> UUID:
-        """Reserve the withdrawal on the player's account (raises InsufficientFunds beyond the available balance)."""
+        """Reserve the withdrawal on the player's account, in its currency (raises InsufficientFunds beyond the
+        available balance). A payout in another currency names the conversion fixed with the request."""
         result = await self.wallet.create_hold(
             CreateHoldRequest(
                 idempotency_key=withdrawal_key(payment_id, "hold"),
@@ -191,7 +195,7 @@ class CashierLedger:
                 amount=amount,
                 currency=currency,
                 type="withdrawal",
-                metadata={"payment_id": str(payment_id), "payment_kind": "withdrawal"},
+                metadata={"payment_id": str(payment_id), "payment_kind": "withdrawal", **_fx_metadata(conversion)},
             )
         )
         return result.transfer.id  # a hold is named by the id of its own transfer
@@ -206,23 +210,55 @@ class CashierLedger:
         currency: str,
         amount: int,
         metadata: dict[str, Any],
+        payout_currency: str | None = None,
+        payout_amount: int | None = None,
+        conversion: Conversion | None = None,
     ) -> UUID:
-        """The payout is confirmed: post the hold, then move the money to the provider's clearing account."""
+        """The payout is confirmed: post the hold (`amount` of the wallet's `currency`), then move the money to the
+        provider's clearing account: one transfer, or, for a payout in another currency, two legs through fx at the
+        conversion fixed with the request (atomic). Returns the transfer that reaches the clearing account."""
+        metadata = {**metadata, **_fx_metadata(conversion)}
         await self.wallet.post_hold(
             hold_id, PostHoldRequest(idempotency_key=withdrawal_key(payment_id, "post"), metadata=metadata)
         )
-        result = await self.wallet.transfer(
-            CreateTransferRequest(
+        held = await self.house(brand_id, CLEARING_KIND, WITHDRAWALS_LABEL, currency)
+        if conversion is None or payout_currency is None or payout_amount is None:
+            result = await self.wallet.transfer(
+                CreateTransferRequest(
+                    idempotency_key=withdrawal_key(payment_id, "settle"),
+                    debit_account_id=held,
+                    credit_account_id=await self.clearing(brand_id, provider, currency),
+                    amount=amount,
+                    currency=currency,
+                    type="payout",
+                    metadata=metadata,
+                )
+            )
+            return result.transfer.id
+        batch = await self.wallet.transfer_batch(
+            CreateBatchRequest(
                 idempotency_key=withdrawal_key(payment_id, "settle"),
-                debit_account_id=await self.house(brand_id, CLEARING_KIND, WITHDRAWALS_LABEL, currency),
-                credit_account_id=await self.clearing(brand_id, provider, currency),
-                amount=amount,
-                currency=currency,
-                type="payout",
-                metadata=metadata,
+                transfers=[
+                    TransferLegIn(
+                        debit_account_id=held,
+                        credit_account_id=await self.house(brand_id, FX_KIND, FX_LABEL, currency),
+                        amount=amount,
+                        currency=currency,
+                        type="fx_conversion",
+                        metadata=metadata,
+                    ),
+                    TransferLegIn(
+                        debit_account_id=await self.house(brand_id, FX_KIND, FX_LABEL, payout_currency),
+                        credit_account_id=await self.clearing(brand_id, provider, payout_currency),
+                        amount=payout_amount,
+                        currency=payout_currency,
+                        type="payout",
+                        metadata=metadata,
+                    ),
+                ],
             )
         )
-        return result.transfer.id
+        return batch.transfers[-1].id
 
     async def release_withdrawal(self, *, payment_id: UUID, hold_id: UUID, reason: str) -> None:
         """The withdrawal will not be paid (cancelled, rejected, failed): release the hold in full. Returns once the
@@ -230,8 +266,23 @@ class CashierLedger:
         try:
             await self.wallet.void_hold(
                 hold_id,
-                VoidHoldRequest(idempotency_key=withdrawal_key(payment_id, "void"), metadata={"reason": reason}),
+                VoidHoldRequest(
+                    idempotency_key=withdrawal_key(payment_id, "void"),
+                    metadata={"reason": reason, "payment_id": str(payment_id), "payment_kind": "withdrawal"},
+                ),
             )
         except (IdempotencyConflict, HoldAlreadyResolved):
             if (await self.wallet.get_hold(hold_id)).status != "voided":
                 raise
+
+
+def _fx_metadata(conversion: Conversion | None) -> dict[str, Any]:
+    """What ties a transfer to the conversion it used (cashier.conversions, and the rate behind it)."""
+    if conversion is None:
+        return {}
+    return {
+        "conversion_id": str(conversion.id),
+        "rate_id": str(conversion.rate_id),
+        "rate": conversion.rate,
+        "spread_bps": conversion.spread_bps,
+    }

@@ -73,8 +73,15 @@ class DepositRequest(_In):
 
 class WithdrawalRequest(_In):
     method: Method
-    amount: StrictInt = Field(ge=1, le=MAX_MINOR_UNITS, description="Minor units of the wallet's currency.")
-    currency: CurrencyCode | None = Field(None, description="Must be the wallet's currency (the default).")
+    amount: StrictInt = Field(
+        ge=1, le=MAX_MINOR_UNITS, description="Minor units of the wallet's currency: what is held, then debited."
+    )
+    currency: CurrencyCode | None = Field(
+        None,
+        description="The currency the provider pays out in (default: the wallet's). Another currency is converted "
+        "at the newest FX rate when the request is made (rounded down, spread kept), and that rate is kept: the "
+        "payment's `amount` is the payout. No rate newer than the maximum age: 422 fx_rate_unavailable.",
+    )
     request_key: RequestKey
     details: PaymentDetails = Field(default_factory=PaymentDetails)
 
@@ -101,10 +108,13 @@ class PaymentOut(BaseModel):
         "withdrawal: requested, pending_approval, approved, processing, paid, failed, rejected, canceled."
     )
     method: str
-    currency: str
-    amount: int
+    currency: str = Field(description="What the provider charges or pays out in.")
+    amount: int = Field(description="Minor units of `currency`: asked (deposits), paid out (withdrawals).")
     received_amount: int | None = Field(description="What the provider actually received or paid.")
     wallet_currency: str
+    wallet_amount: int | None = Field(
+        None, description="Withdrawals: what is held and debited, in the wallet's currency (after any conversion)."
+    )
     credited_amount: int | None = Field(description="What moved in the wallet (after conversion, if any).")
     credited: bool
     next_action: NextActionOut | None
