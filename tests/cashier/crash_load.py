@@ -52,6 +52,13 @@ class Told:
     def count(self, kind: str) -> int:
         return sum(1 for payment in self.payments.values() if payment["kind"] == kind)
 
+    def expected_balance(self, player: CrashPlayer) -> int:
+        """What the player thinks they have: deposits under way or done, less withdrawals not refused."""
+        mine = [p for payment_id, p in self.payments.items() if self.owners.get(payment_id) == player.player_id]
+        deposited = sum(p["amount"] for p in mine if p["kind"] == "deposit" and p["status"] in ("pending", "succeeded"))
+        withdrawn = sum(p["amount"] for p in mine if p["kind"] == "withdrawal" and p["status"] not in ("canceled",))
+        return deposited - withdrawn
+
 
 async def setup_brand_and_players(http: httpx.AsyncClient, per_profile: int) -> list[CrashPlayer]:
     admin, _ = token_signer_for_tests().issue(Principal("admin", "tests", roles=frozenset({"admin"})))
@@ -138,9 +145,13 @@ def deposit_body(player: CrashPlayer, rng: random.Random) -> dict[str, Any]:
     return {"method": method, "amount": rng.randint(low, high), "request_key": uuid.uuid4().hex, "details": details}
 
 
-def withdrawal_body(player: CrashPlayer, rng: random.Random) -> dict[str, Any]:
+def withdrawal_body(player: CrashPlayer, rng: random.Random, expected: int) -> dict[str, Any] | None:
+    """A withdrawal of what the player expects to have (None: too little yet)."""
     _, _, method, _, (low, high), details = PROFILES[player.profile]
-    return {"method": method, "amount": rng.randint(low, high), "request_key": uuid.uuid4().hex, "details": details}
+    if expected < low:
+        return None
+    amount = rng.randint(low, min(high, expected))
+    return {"method": method, "amount": amount, "request_key": uuid.uuid4().hex, "details": details}
 
 
 async def send(http: httpx.AsyncClient, told: Told, player: CrashPlayer, path: str, body: dict[str, Any]) -> bool:
@@ -170,10 +181,11 @@ async def play(http: httpx.AsyncClient, player: CrashPlayer, told: Told, stop: a
     rng = random.Random(seed)
     while not stop.is_set():
         roll = rng.random()
-        if roll < 0.55:
-            reached = await send(http, told, player, "/v1/cashier/deposits", deposit_body(player, rng))
+        withdrawal = withdrawal_body(player, rng, told.expected_balance(player)) if 0.55 <= roll < 0.9 else None
+        if withdrawal is not None:
+            reached = await send(http, told, player, "/v1/cashier/withdrawals", withdrawal)
         elif roll < 0.9:
-            reached = await send(http, told, player, "/v1/cashier/withdrawals", withdrawal_body(player, rng))
+            reached = await send(http, told, player, "/v1/cashier/deposits", deposit_body(player, rng))
         else:
             waiting = [
                 p["id"]

@@ -122,14 +122,14 @@ async def _until(condition: Any, timeout: float = 30.0) -> None:
 
 
 async def _settle(http: httpx.AsyncClient, psp: SimulatorControl, told: Told, data_dir: Path) -> None:
-    """The customers pay every open QR code and the back office approves the queue, until nothing is in flight."""
+    """The customers pay every open QR code and the back office works the queue, until nothing is in flight."""
     rng = random.Random(3)
     deadline = time.monotonic() + SETTLE_TIMEOUT
     connection = await _connect_to_data_dir(data_dir)
     try:
         while True:
             await pay_pix(psp, told, rng, 1.0)
-            await work_queue(http, told, rng, 0.0)
+            await work_queue(http, told, rng, 0.3)
             left = await _in_flight(connection)
             if not left:
                 return
