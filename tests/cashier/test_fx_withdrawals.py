@@ -96,6 +96,12 @@ async def test_withdrawal_from_a_euro_wallet_paid_in_usdt_holds_euros_and_pays_u
         ("transfer", "payout", USDT_PAYOUT, "USDT"),
     ]
     assert {t["conversion_id"] for t in ledger} == {str(conversion["id"])}
+    run = await cashier_api.post(
+        "/v1/cashier/admin/reconciliations",
+        json={"provider": "crypto", "day": datetime.now(UTC).date().isoformat()},
+        headers=admin_headers("finance"),
+    )
+    assert (run.json()["matched"], run.json()["discrepancies"]) == (1, 0)  # the gateway paid what the ledger says
 
 
 async def test_withdrawal_paid_in_usdt_when_the_payout_fails_on_chain_releases_the_whole_euro_hold(
