@@ -212,3 +212,15 @@ async def test_deposit_release_when_not_allowed_or_not_held_is_refused_and_chang
 
 async def _balance_is(platform: Platform, player: CashierPlayer, amount: int) -> bool:
     return await balance(platform, player) == amount
+
+
+async def test_crypto_address_for_any_amount_is_handed_out_and_what_arrives_is_credited(
+    platform: Platform, cashier_api: httpx.AsyncClient, cashier_player: Player, psp: SimulatorControl
+) -> None:
+    player = await cashier_player()
+    await add_rate(cashier_api, "USDT", "EUR", "0.9", 0)
+    response = await deposit(cashier_api, player, "crypto", 0, currency="USDT", network="tron")
+    assert response.status_code == 200, response.text
+    assert response.json()["next_action"]["type"] == "crypto_address"
+    await _coins_arrive(psp, response.json()["next_action"]["address"])
+    await wait_for(lambda: _balance_is(platform, player, CREDIT))

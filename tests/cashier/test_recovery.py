@@ -189,3 +189,36 @@ async def test_payout_claimed_but_never_sent_is_paid_out_once_by_recovery(
 async def _paid(api: httpx.AsyncClient, player: CashierPlayer, payment_id: str) -> bool:
     payment = await _status(api, player, payment_id)
     return bool(payment["status"] == "paid" and payment["credited"])
+
+
+async def test_crypto_deposit_held_when_its_booking_to_suspense_is_interrupted_is_booked_by_recovery(
+    platform: Platform,
+    cashier_api: httpx.AsyncClient,
+    cashier_player: Player,
+    psp: SimulatorControl,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert platform.cashier is not None
+    player = await cashier_player("GB", "USDT")
+    payment = (await deposit(cashier_api, player, "crypto", 0, currency="USDT", network="tron")).json()
+    excluded = await cashier_api.post("/v1/compliance/me/self-exclusions", json={"months": 6}, headers=player.headers)
+    assert excluded.status_code == 201, excluded.text
+    monkeypatch.setattr(platform.cashier.context.ledger, "hold_deposit_for_review", _dies)
+    chain = f"{psp.provider_url('crypto')}/_sim/chain"
+    await psp.http.post(f"{chain}/send", json={"address": payment["next_action"]["address"], "amount": 5_000_000})
+    await psp.http.post(f"{chain}/mine", json={"blocks": 30})
+    await psp.drain()
+
+    async def held() -> bool:
+        async with platform.db.connection() as connection:
+            return await connection.fetchval("SELECT count(*) FROM cashier.payments WHERE status = 'held'") == 1
+
+    await wait_for(held)
+    await platform.cashier.webhooks.stop()  # the process dies: nothing retries the webhook
+    monkeypatch.undo()
+    assert (await _recover(platform))["held"] == 1
+    assert (await _recover(platform))["held"] == 0
+    async with platform.db.connection() as connection:
+        booked = await connection.fetch("SELECT amount FROM wallet.transfers WHERE type = 'deposit_held'")
+    assert [row["amount"] for row in booked] == [5_000_000]
+    assert await balance(platform, player) == 0

@@ -107,12 +107,14 @@ class Deposits:
             "updated_at": context.clock(),
         }
         await eligible_or_refuse(context, {**values, "attempt_count": 0})
-        wallet_amount = await self.in_wallet_currency(amount, currency, profile.currency) if amount else None
+        wallet_amount = await self.in_wallet_currency(amount, currency, profile.currency) if amount else 0
+        # A crypto address for any amount (0) is judged as the smallest deposit (may this player deposit at all?);
+        # what actually arrives is judged again, for its amount, when it is confirmed (DepositReview).
         verdict = await require_allowed(
             context.gate,
             player.player_id,
             "deposit",
-            wallet_amount,
+            max(wallet_amount, 1),
             {"ip": player.ip, "method": method, "currency": currency, "amount_in_payment_currency": amount},
         )
         values["decision_id"] = verdict.decision_id

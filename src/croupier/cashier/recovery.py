@@ -43,11 +43,10 @@ class Recovery:
         async with context.db.connection() as connection:
             uncredited = await repository.uncredited(connection)
             unreleased = await repository.unreleased(connection)
-            held = await repository.list_by_status(connection, "deposit", ["held"])
+            held = await repository.unbooked_held(connection)
         for payment in held:  # held for review, not yet booked to suspense
-            if payment["held_transfer_id"] is None:
-                await self.deposits.review.move_to_suspense(payment)
-                repaired["held"] += 1
+            await self.deposits.review.move_to_suspense(payment)
+            repaired["held"] += 1
         for payment in uncredited:  # the provider took or paid the money, the wallet has not moved yet
             if payment["kind"] == "deposit":
                 await self.deposits.credit(payment)

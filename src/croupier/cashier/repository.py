@@ -160,6 +160,16 @@ async def mark_released(connection: Connection, payment_id: UUID, at: datetime) 
     )
 
 
+async def unbooked_held(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Deposits held for review whose move to suspense has not been booked yet (a crash came in between)."""
+    rows = await connection.fetch(
+        """SELECT * FROM cashier.payments WHERE kind = 'deposit' AND status = 'held' AND held_transfer_id IS NULL
+           ORDER BY updated_at LIMIT $1""",
+        limit,
+    )
+    return [p for p in map(payment, rows) if p is not None]
+
+
 async def mark_held_transfer(connection: Connection, payment_id: UUID, transfer_id: UUID) -> None:
     """Record the suspense transfer of a deposit held for review (not a status change: the version stays)."""
     await connection.execute(
