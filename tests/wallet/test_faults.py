@@ -143,9 +143,15 @@ def _cleanup(*pgdatas: Path) -> Iterator[list["subprocess.Popen[bytes]"]]:
 
 
 def _start_croupier(
-    data_dir: Path, log: Path, started: list["subprocess.Popen[bytes]"], extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    log: Path,
+    started: list["subprocess.Popen[bytes]"],
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Croupier:
-    port = find_free_port()
+    """`croupier up` on `data_dir`, on `port` (default: a free one; a restart passes the port it had before, as a
+    provider's webhooks and a load balancer expect)."""
+    port = port or find_free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "croupier", "up", "--data-dir", str(data_dir), "--port", str(port)],

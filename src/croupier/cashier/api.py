@@ -222,6 +222,48 @@ async def reject(payment_id: UUID, body: schemas.RejectRequest, request: Request
 
 
 @router.get(
+    "/admin/deposits",
+    response_model=list[schemas.HeldDepositItem],
+    summary="Crypto deposits held for review (refused by the compliance gate when the coins arrived), oldest first",
+    responses=_ERRORS,
+)
+async def held_deposits(
+    request: Request,
+    admin: Reader,
+    status: Annotated[str, Query(pattern=r"^(held|refund_requested)$")] = "held",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    items = await _service(request).deposits.review.listing(status, limit)
+    return [schemas.HeldDepositItem.of(item) for item in items]
+
+
+@router.post(
+    "/admin/deposits/{payment_id}/release",
+    response_model=schemas.PaymentOut,
+    summary="Release a held deposit: the player is credited (once)",
+    responses=_PAY_ERRORS,
+)
+async def release_deposit(
+    payment_id: UUID, body: schemas.DepositDecisionRequest, request: Request, admin: Finance
+) -> Any:
+    payment = await _service(request).deposits.review.release(payment_id, admin.subject, body.reason)
+    return schemas.PaymentOut.of(payment)
+
+
+@router.post(
+    "/admin/deposits/{payment_id}/refund",
+    response_model=schemas.PaymentOut,
+    summary="Mark a held deposit for a refund to the payer: it is never credited",
+    responses=_PAY_ERRORS,
+)
+async def refund_deposit(
+    payment_id: UUID, body: schemas.DepositDecisionRequest, request: Request, admin: Finance
+) -> Any:
+    payment = await _service(request).deposits.review.refund(payment_id, admin.subject, body.reason)
+    return schemas.PaymentOut.of(payment)
+
+
+@router.get(
     "/admin/webhooks",
     response_model=list[schemas.WebhookEventOut],
     summary="Queued webhook events by status (default: dead letters), newest first",

@@ -239,11 +239,18 @@ def payment_event(payment: dict[str, Any], now: datetime) -> Event:
 
 
 async def transition(
-    context: Context, payment: dict[str, Any], status: str, *, announce: bool | None = None, **changes: Any
+    context: Context,
+    payment: dict[str, Any],
+    status: str,
+    *,
+    announce: bool | None = None,
+    alerts: list[Event] | None = None,
+    **changes: Any,
 ) -> dict[str, Any] | None:
     """Move a payment forward to `status` (compare-and-set), with its event in the same transaction; None if it
     moved on under us or the move would go backwards. The event is written when the status changes, or always
-    with `announce=True` (a deposit's credit keeps status succeeded but is what the player is told about)."""
+    with `announce=True` (a deposit's credit keeps status succeeded but is what the player is told about);
+    `alerts` are written with the change, only if it happens."""
     if repository.rank(payment["kind"], status) < repository.rank(payment["kind"], payment["status"]):
         return None
     now = context.clock()
@@ -261,6 +268,8 @@ async def transition(
         )
         if updated is not None and (announce if announce is not None else status != payment["status"]):
             await write_events(connection, "cashier", [payment_event(updated, now)])  # type: ignore[arg-type]
+        if updated is not None and alerts:
+            await write_events(connection, "cashier", alerts)  # type: ignore[arg-type]
     return updated
 
 

@@ -27,6 +27,7 @@ from croupier.cashier.core import (
     reload,
     transition,
 )
+from croupier.cashier.deposit_review import REVIEW_STATUSES, ArrivalVerdict, DepositReview
 from croupier.cashier.errors import InvalidPaymentDetails, PaymentDeclined, PaymentRequestConflict
 from croupier.cashier.ledger import Conversion, deposit_key
 from croupier.cashier.providers.base import Outcome, ProviderEvent
@@ -54,6 +55,7 @@ def request_digest(kind: str, method: str, amount: int, currency: str, details: 
 class Deposits:
     def __init__(self, context: Context) -> None:
         self.context = context
+        self.review = DepositReview(context, self)
 
     async def create(
         self,
@@ -105,12 +107,14 @@ class Deposits:
             "updated_at": context.clock(),
         }
         await eligible_or_refuse(context, {**values, "attempt_count": 0})
-        wallet_amount = await self._in_wallet_currency(amount, currency, profile.currency) if amount else None
+        wallet_amount = await self.in_wallet_currency(amount, currency, profile.currency) if amount else 0
+        # A crypto address for any amount (0) is judged as the smallest deposit (may this player deposit at all?);
+        # what actually arrives is judged again, for its amount, when it is confirmed (DepositReview).
         verdict = await require_allowed(
             context.gate,
             player.player_id,
             "deposit",
-            wallet_amount,
+            max(wallet_amount, 1),
             {"ip": player.ip, "method": method, "currency": currency, "amount_in_payment_currency": amount},
         )
         values["decision_id"] = verdict.decision_id
@@ -167,24 +171,37 @@ class Deposits:
     async def advance(self, payment: dict[str, Any], event: ProviderEvent) -> dict[str, Any]:
         """Apply a provider's event to the deposit: forward only; a success credits the wallet."""
         status = STATUS_OF_EVENT.get(event.status)
+        arrival: ArrivalVerdict | None = None
         for _ in range(5):
             if status is None or repository.rank("deposit", status) <= payment["status_rank"]:
                 break  # late or repeated news ("processing" after "succeeded"): nothing to do
             changes: dict[str, Any] = {}
             if event.provider_ref and not payment["provider_ref"]:
                 changes["provider_ref"] = event.provider_ref
+            target, alerts = status, None
             if status == "succeeded":
                 changes["received_amount"] = event.amount if event.amount is not None else payment["amount"]
+                if payment["method"] == "crypto":  # the gate again, now that the coins are here
+                    arrival = arrival or await self.review.on_arrival(payment, changes["received_amount"])
+                    target, alerts = arrival.status, arrival.alerts
+                    changes["review"] = {**payment["review"], "compliance": arrival.record}
             if status in ("failed", "canceled"):
                 changes["failure_code"] = event.error_code or status
             # "succeeded" is announced once the wallet is credited (credit() below), not before
             updated = await transition(
-                self.context, payment, status, announce=False if status == "succeeded" else None, **changes
+                self.context,
+                payment,
+                target,
+                announce=False if target == "succeeded" else None,
+                alerts=alerts,
+                **changes,
             )
             if updated is not None:
                 payment = updated
                 break
             payment = await reload(self.context, payment["id"])
+        if payment["status"] == "held":
+            payment = await self.review.move_to_suspense(payment)
         if payment["status"] == "succeeded" and payment["credited_at"] is None:
             payment = await self.credit(payment)
         return payment
@@ -192,12 +209,12 @@ class Deposits:
     async def credit(self, payment: dict[str, Any]) -> dict[str, Any]:
         """Credit a succeeded deposit to the player's wallet, once (safe to repeat: the wallet key is fixed)."""
         context = self.context
-        if payment["credited_at"] is not None:
-            return payment
+        if payment["credited_at"] is not None or payment["status"] in REVIEW_STATUSES:
+            return payment  # credited already, or held for an admin's decision (DepositReview.release credits it)
         received = payment["received_amount"] if payment["received_amount"] is not None else payment["amount"]
         reference = payment["provider_ref"] or f"{payment['id']}-{payment['attempt_count']}"
         key = deposit_key(payment["provider"], reference)
-        conversion = await self._conversion(payment, received)
+        conversion = await self.conversion(payment, received)
         await context.ledger.credit_deposit(
             key=key,
             brand_id=payment["brand_id"],
@@ -207,6 +224,7 @@ class Deposits:
             amount=received,
             wallet_currency=payment["wallet_currency"],
             conversion=conversion,
+            from_suspense=payment["held_transfer_id"] is not None,
             metadata={
                 "payment_id": str(payment["id"]),
                 "payment_kind": "deposit",
@@ -237,7 +255,7 @@ class Deposits:
                 return payment
         raise RuntimeError(f"payment {payment['id']} kept changing while it was being credited")
 
-    async def _conversion(self, payment: dict[str, Any], received: int) -> Conversion | None:
+    async def conversion(self, payment: dict[str, Any], received: int) -> Conversion | None:
         if payment["currency"] == payment["wallet_currency"]:
             return None
         context = self.context
@@ -259,7 +277,7 @@ class Deposits:
             row["id"], row["from_amount"], row["to_amount"], row["rate_id"], str(row["rate"]), row["spread_bps"]
         )
 
-    async def _in_wallet_currency(self, amount: int, currency: str, wallet_currency: str) -> int:
+    async def in_wallet_currency(self, amount: int, currency: str, wallet_currency: str) -> int:
         if currency == wallet_currency:
             return amount
         context = self.context

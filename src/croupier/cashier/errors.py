@@ -73,6 +73,15 @@ class WithdrawalNotPendingApproval(DomainError):
     title = "The withdrawal is not waiting for approval"
 
 
+class DepositNotHeld(DomainError):
+    """Only a deposit held for review (crypto refused by the compliance gate on arrival) can be released or
+    marked for a refund; this one is not (or no longer) held."""
+
+    code = "deposit_not_held"
+    status = 409
+    title = "The deposit is not held for review"
+
+
 class FxRateUnavailable(DomainError):
     """No fresh exchange rate between the payment's currency and the wallet's."""
 

@@ -21,7 +21,9 @@ class _Payload(BaseModel):
 class PaymentChanged(_Payload):
     """`cashier.deposit.<status>` / `cashier.withdrawal.<status>`: a payment reached a status the player sees.
 
-    Deposit statuses published: pending, succeeded (credited; `credited_amount` in the wallet's currency), failed.
+    Deposit statuses published: pending, succeeded (credited; `credited_amount` in the wallet's currency), failed;
+    crypto also held (arrived, refused by the compliance gate on arrival, waiting for an admin) and
+    refund_requested (an admin decided to send the coins back; never credited).
     Withdrawal statuses: pending_approval, approved, processing, paid, failed, rejected, canceled.
     """
 
@@ -49,6 +51,24 @@ class ChargedAfterFailover(_Payload):
     provider_ref: str | None
     amount: int | None
     currency: str | None
+
+
+class DepositHeld(_Payload):
+    """`cashier.alert.deposit_held`: coins arrived for a player the compliance gate now refuses (self-excluded,
+    deposit limit reached, KYC revoked since the address was handed out). They are in suspense, not playable, until
+    an admin releases them to the player or marks them for a refund (back office: /admin/deposits)."""
+
+    payment_id: UUID
+    player_id: str
+    provider: str
+    tx_hash: str | None
+    network: str | None
+    currency: str
+    amount: int  # what arrived, minor units of currency
+    wallet_currency: str
+    reason: str  # the gate's stable reason code
+    rule: str
+    decision_id: UUID  # the gate's decision log entry
 
 
 class ReconciliationDiscrepancies(_Payload):

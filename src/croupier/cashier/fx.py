@@ -2,8 +2,9 @@
 
 A rate says 1 unit of `base` buys `rate` units of `quote` (major units), from `source` at `effective_at`, and the
 platform keeps `spread_bps` of every conversion. A conversion rounds down to the target's minor unit (the fraction
-stays with the platform) and is recorded with the rate it used; the wallet transfers of the deposit carry its id,
-so every converted amount can be traced from the ledger to the rate and back.
+stays with the platform) and is recorded with the rate it used; the wallet transfers of the payment carry its id,
+so every converted amount can be traced from the ledger to the rate and back. A deposit is converted when it is
+credited; a withdrawal paid out in another currency when it is requested (its rate is kept until the payout).
 """
 
 from __future__ import annotations

@@ -18,10 +18,12 @@ DEPOSIT_RANK = {
     "awaiting_transfer": 1,
     "pending": 1,
     "processing": 2,
+    "held": 3,  # crypto: the coins arrived, the compliance gate refused them on arrival: an admin decides
     "succeeded": 3,
     "failed": 3,
     "canceled": 3,
     "expired": 3,
+    "refund_requested": 3,  # a held deposit an admin sent back to the payer: never credited
 }
 WITHDRAWAL_RANK = {
     "requested": 0,
@@ -33,7 +35,7 @@ WITHDRAWAL_RANK = {
     "rejected": 4,
     "canceled": 4,
 }
-FINAL_DEPOSIT = ("succeeded", "failed", "canceled", "expired")
+FINAL_DEPOSIT = ("succeeded", "failed", "canceled", "expired", "refund_requested")
 FINAL_WITHDRAWAL = ("paid", "failed", "rejected", "canceled")
 
 
@@ -139,6 +141,42 @@ async def uncredited(connection: Connection, limit: int = 100) -> list[dict[str,
         limit,
     )
     return [p for p in map(payment, rows) if p is not None]
+
+
+async def unreleased(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Withdrawals that ended unpaid whose wallet hold has not been released yet (a crash came in between)."""
+    rows = await connection.fetch(
+        """SELECT * FROM cashier.payments WHERE kind = 'withdrawal' AND hold_id IS NOT NULL AND released_at IS NULL
+             AND status IN ('failed', 'rejected', 'canceled') ORDER BY updated_at LIMIT $1""",
+        limit,
+    )
+    return [p for p in map(payment, rows) if p is not None]
+
+
+async def mark_released(connection: Connection, payment_id: UUID, at: datetime) -> None:
+    """Record that the hold was released. Not a status change: the version stays, nobody's compare-and-set fails."""
+    await connection.execute(
+        "UPDATE cashier.payments SET released_at = $2 WHERE id = $1 AND released_at IS NULL", payment_id, at
+    )
+
+
+async def unbooked_held(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Deposits held for review whose move to suspense has not been booked yet (a crash came in between)."""
+    rows = await connection.fetch(
+        """SELECT * FROM cashier.payments WHERE kind = 'deposit' AND status = 'held' AND held_transfer_id IS NULL
+           ORDER BY updated_at LIMIT $1""",
+        limit,
+    )
+    return [p for p in map(payment, rows) if p is not None]
+
+
+async def mark_held_transfer(connection: Connection, payment_id: UUID, transfer_id: UUID) -> None:
+    """Record the suspense transfer of a deposit held for review (not a status change: the version stays)."""
+    await connection.execute(
+        "UPDATE cashier.payments SET held_transfer_id = $2 WHERE id = $1 AND held_transfer_id IS NULL",
+        payment_id,
+        transfer_id,
+    )
 
 
 # -- attempts -------------------------------------------------------------------------------------------------------

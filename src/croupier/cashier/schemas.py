@@ -73,8 +73,15 @@ class DepositRequest(_In):
 
 class WithdrawalRequest(_In):
     method: Method
-    amount: StrictInt = Field(ge=1, le=MAX_MINOR_UNITS, description="Minor units of the wallet's currency.")
-    currency: CurrencyCode | None = Field(None, description="Must be the wallet's currency (the default).")
+    amount: StrictInt = Field(
+        ge=1, le=MAX_MINOR_UNITS, description="Minor units of the wallet's currency: what is held, then debited."
+    )
+    currency: CurrencyCode | None = Field(
+        None,
+        description="The currency the provider pays out in (default: the wallet's). Another currency is converted "
+        "at the newest FX rate when the request is made (rounded down, spread kept), and that rate is kept: the "
+        "payment's `amount` is the payout. No rate newer than the maximum age: 422 fx_rate_unavailable.",
+    )
     request_key: RequestKey
     details: PaymentDetails = Field(default_factory=PaymentDetails)
 
@@ -95,19 +102,27 @@ class PaymentOut(BaseModel):
     id: UUID
     kind: Literal["deposit", "withdrawal"]
     status: str = Field(
-        description="deposit: created, pending, awaiting_transfer, processing, succeeded, failed, canceled, expired. "
+        description="deposit: created, pending, awaiting_transfer, processing, succeeded, failed, canceled, expired; "
+        "crypto also held (arrived, refused by the compliance gate on arrival, waiting for an admin) and "
+        "refund_requested (never credited). "
         "withdrawal: requested, pending_approval, approved, processing, paid, failed, rejected, canceled."
     )
     method: str
-    currency: str
-    amount: int
+    currency: str = Field(description="What the provider charges or pays out in.")
+    amount: int = Field(description="Minor units of `currency`: asked (deposits), paid out (withdrawals).")
     received_amount: int | None = Field(description="What the provider actually received or paid.")
     wallet_currency: str
+    wallet_amount: int | None = Field(
+        None, description="Withdrawals: what is held and debited, in the wallet's currency (after any conversion)."
+    )
     credited_amount: int | None = Field(description="What moved in the wallet (after conversion, if any).")
     credited: bool
     next_action: NextActionOut | None
     failure_code: str | None
-    review: dict[str, Any] = Field(description="Withdrawals: why it waits for approval; crypto: under/overpaid.")
+    review: dict[str, Any] = Field(
+        description="Withdrawals: why it waits for approval. Crypto: under/overpaid; `compliance`, the gate's verdict "
+        "when the coins arrived (verdict, reason, rule, decision_id); an admin's release or refund decision."
+    )
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -209,6 +224,17 @@ class WithdrawalQueueItem(PaymentOut):
 
 class RejectRequest(_In):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class HeldDepositItem(PaymentOut):
+    player_id: str
+    brand_id: str
+    provider: str | None
+    provider_ref: str | None = Field(description="Crypto: the transaction hash.")
+
+
+class DepositDecisionRequest(_In):
+    reason: str = Field(min_length=1, max_length=500, description="Why: kept with the decision, for the audit.")
 
 
 class WebhookEventOut(BaseModel):

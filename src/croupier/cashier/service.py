@@ -12,13 +12,14 @@ from typing import Any
 from uuid import UUID
 
 from croupier.cashier import fx, repository
-from croupier.cashier.core import Context, PlayerRef, call_provider, publish, transition
+from croupier.cashier.core import Context, PlayerRef, publish
 from croupier.cashier.deposits import Deposits
 from croupier.cashier.errors import PaymentNotFound, UnknownProvider
 from croupier.cashier.events import ChargedAfterFailover, CircuitOpened, dump
 from croupier.cashier.ledger import CashierLedger
 from croupier.cashier.providers.base import ProviderAdapter, ProviderEvent
 from croupier.cashier.providers.config import ProviderConfig, build_adapter
+from croupier.cashier.recovery import Recovery
 from croupier.cashier.routing import Router
 from croupier.cashier.webhooks import NotMatchedYet, WebhookQueue
 from croupier.cashier.withdrawals import Withdrawals, reload_owned
@@ -93,6 +94,7 @@ class CashierService:
             max_attempts=webhook_max_attempts,
             poll_seconds=worker_seconds,
         )
+        self.recovery = Recovery(self.context, self.deposits, self.withdrawals, self.apply_event)
         self.recovery_seconds = recovery_seconds
         self.poll_after = poll_after
         self._recovery: asyncio.Task[None] | None = None
@@ -232,55 +234,11 @@ class CashierService:
                 log.exception("cashier recovery pass failed")
 
     async def recover(self) -> dict[str, int]:
-        """Repair what a crash or a lost webhook left behind; safe to run any time, in any number of processes."""
-        context = self.context
-        repaired = {"credited": 0, "resumed": 0, "polled": 0}
+        """Repair what a crash or a lost webhook left behind (croupier.cashier.recovery); safe any time, anywhere."""
         if self._pending_alerts:
             alerts, self._pending_alerts = self._pending_alerts, []
-            await publish(context, alerts)
-        async with self.db.connection() as connection:
-            uncredited = await repository.uncredited(connection)
-        for payment in uncredited:  # the provider took the money, the wallet has not moved yet
-            if payment["kind"] == "deposit":
-                await self.deposits.credit(payment)
-            else:
-                await self.withdrawals.settle(payment)
-            repaired["credited"] += 1
-        stale = context.clock() - self.poll_after
-        async with self.db.connection() as connection:
-            interrupted = await repository.list_by_status(connection, "deposit", ["created"], older_than=stale)
-            quiet = await repository.list_by_status(connection, "deposit", ["pending", "processing"], older_than=stale)
-            payouts = await repository.list_by_status(connection, "withdrawal", ["processing"], older_than=stale)
-            approved = await repository.list_by_status(connection, "withdrawal", ["approved"], older_than=stale)
-        for payment in [*interrupted, *quiet, *payouts]:
-            repaired["polled"] += await self._poll(payment)
-        for payment in approved:  # crashed between approval and the payout's claim
-            await self.withdrawals.pay_out(payment)
-            repaired["resumed"] += 1
-        return repaired
-
-    async def _poll(self, payment: dict[str, Any]) -> int:
-        """Ask the provider about the payment's current attempt and apply what it says."""
-        if payment["attempt_count"] == 0 or payment["provider"] is None or payment["method"] == "crypto":
-            return 0
-        attempt_id = f"{payment['id']}-{payment['attempt_count']}"
-        adapter = self.context.adapters.get(payment["provider"])
-        if adapter is None:
-            return 0
-        event = await adapter.status(attempt_id, payment["provider_ref"], payment["kind"])
-        if event is None:
-            if payment["status"] == "created":  # the provider never got the attempt: nothing was charged
-                await transition(self.context, payment, "failed", failure_code="interrupted")
-                return 1
-            if payment["kind"] == "withdrawal":  # the payout never reached the provider: send it again, same id
-                result = await call_provider(self.context, payment["provider"], attempt_id, payment)
-                if result.outcome.accepted:
-                    return 1
-            return 0
-        if event.attempt_id is None:
-            event = ProviderEvent(**{**_fields(event), "attempt_id": attempt_id})
-        await self.apply_event(payment["provider"], event)
-        return 1
+            await publish(self.context, alerts)
+        return await self.recovery.run(self.poll_after)
 
     # -- back office -------------------------------------------------------------------------------------------------
 
@@ -368,7 +326,3 @@ class CashierService:
             ],
             "metrics": metrics,
         }
-
-
-def _fields(event: ProviderEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in event.__dataclass_fields__}

@@ -9,10 +9,11 @@ twice or release money that was paid out.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from croupier.cashier import aml, repository
+from croupier.cashier import aml, fx, repository
 from croupier.cashier.core import Context, PlayerRef, cascade, eligible_or_refuse, reload, transition
 from croupier.cashier.deposits import request_digest
 from croupier.cashier.errors import (
@@ -24,12 +25,15 @@ from croupier.cashier.errors import (
     WithdrawalNotCancellable,
     WithdrawalNotPendingApproval,
 )
+from croupier.cashier.fx import Rate
+from croupier.cashier.ledger import Conversion
 from croupier.cashier.providers.base import Outcome, ProviderEvent
 from croupier.compliance.client import require_allowed
 from croupier.kit.ids import uuid7
 from croupier.wallet.client import InsufficientFunds
 
-CANCELLABLE = ("requested", "pending_approval", "approved")
+#: A "requested" withdrawal is being held and checked (or was interrupted there, and is resumed): not yet.
+CANCELLABLE = ("pending_approval", "approved")
 
 
 class Withdrawals:
@@ -50,11 +54,8 @@ class Withdrawals:
         profile = await context.identity.get_player(UUID(player.player_id))
         if profile.wallet_account_id is None:
             raise InvalidPaymentDetails("the player has no wallet account")
-        if currency is not None and currency != profile.currency:
-            raise InvalidPaymentDetails(
-                f"withdrawals are paid in the wallet's currency ({profile.currency})", currency=profile.currency
-            )
-        currency = profile.currency
+        currency = currency or profile.currency
+        context.currencies.get(currency)  # UnknownCurrency for a code we do not know
         digest = request_digest("withdrawal", method, amount, currency, details)
         async with context.db.connection() as connection:
             existing = await repository.payment_by_request(connection, player.player_id, request_key)
@@ -63,8 +64,11 @@ class Withdrawals:
                 raise PaymentRequestConflict(
                     "this request key was used for another payment", payment_id=str(existing["id"])
                 )
+            if existing["status"] == "requested":  # the first try was interrupted before the hold and checks
+                return await self._hold_and_review(existing, profile.kyc_status)
             return existing
         now = context.clock()
+        quote = await self._quote(amount, profile.currency, currency, now)
         values: dict[str, Any] = {
             "id": uuid7(),
             "kind": "withdrawal",
@@ -73,9 +77,10 @@ class Withdrawals:
             "country": profile.country,
             "method": method,
             "currency": currency,
-            "amount": amount,
+            "amount": quote[1] if quote else amount,  # what the provider pays out
             "wallet_account_id": profile.wallet_account_id,
-            "wallet_currency": currency,
+            "wallet_currency": profile.currency,
+            "wallet_amount": amount,  # what is held, then debited
             "request_key": request_key,
             "request_digest": digest,
             "details": details,
@@ -91,11 +96,37 @@ class Withdrawals:
         values["decision_id"] = verdict.decision_id
         async with context.db.transaction() as connection:
             payment = await repository.insert_payment(connection, values)
+            if payment is not None and quote is not None:  # the rate is fixed now, with the request
+                await fx.record_conversion(
+                    connection, payment_id=payment["id"], from_amount=amount, to_amount=quote[1], rate=quote[0], now=now
+                )
         if payment is None:
             async with context.db.connection() as connection:
                 payment = await repository.payment_by_request(connection, player.player_id, request_key)
             assert payment is not None
             return payment
+        return await self._hold_and_review(payment, profile.kyc_status)
+
+    async def _quote(self, amount: int, wallet_currency: str, currency: str, now: datetime) -> tuple[Rate, int] | None:
+        """The payout in another currency than the wallet's: the rate in force and the converted amount (rounded
+        down); None when the payout is in the wallet's currency. Refuses a missing or stale rate, and a payout
+        that converts to nothing."""
+        if currency == wallet_currency:
+            return None
+        context = self.context
+        async with context.db.connection() as connection:
+            rate = await fx.current_rate(connection, wallet_currency, currency, now=now, max_age=context.fx_max_age)
+        payout = fx.convert(amount, rate, context.currencies)
+        if payout <= 0:
+            raise InvalidPaymentDetails(
+                f"{amount} minor units of {wallet_currency} are worth nothing in {currency}", currency=currency
+            )
+        return rate, payout
+
+    async def resume(self, payment: dict[str, Any]) -> dict[str, Any]:
+        """Finish a withdrawal interrupted before its hold and checks were recorded (the hold's key is the
+        payment's, so a hold made before the interruption is found again, not made twice)."""
+        profile = await self.context.identity.get_player(UUID(payment["player_id"]))
         return await self._hold_and_review(payment, profile.kyc_status)
 
     async def _hold_and_review(self, payment: dict[str, Any], kyc_status: str) -> dict[str, Any]:
@@ -105,8 +136,9 @@ class Withdrawals:
                 payment_id=payment["id"],
                 brand_id=payment["brand_id"],
                 player_account=payment["wallet_account_id"],
-                currency=payment["currency"],
-                amount=payment["amount"],
+                currency=payment["wallet_currency"],
+                amount=payment["wallet_amount"],
+                conversion=await self._conversion(payment),
             )
         except InsufficientFunds as error:
             await transition(context, payment, "failed", failure_code="insufficient_funds")
@@ -119,11 +151,11 @@ class Withdrawals:
         flags = [v.rule for v in verdicts if v.verdict == "review"]
         async with context.db.connection() as connection:
             limits = await repository.auto_approve_limits(connection, payment["brand_id"])
-        limit = limits.get(payment["currency"])
+        limit = limits.get(payment["wallet_currency"])  # what leaves the player's balance decides
         reasons = list(flags)
         if limit is None:
             reasons.append("no_auto_approval_limit")
-        elif payment["amount"] > limit:
+        elif payment["wallet_amount"] > limit:
             reasons.append("over_auto_approval_limit")
         review = {"aml_flags": flags, "reasons": reasons, "auto_approve_limit": limit}
         status = "pending_approval" if reasons else "approved"
@@ -147,7 +179,7 @@ class Withdrawals:
         updated = await transition(self.context, payment, "rejected", review=review, failure_code="rejected")
         if updated is None:
             raise WithdrawalNotPendingApproval("the withdrawal changed; reload it")
-        await self._release(updated, "rejected")
+        await self.release(updated)
         return await reload(self.context, payment_id)
 
     async def cancel(self, player: PlayerRef, payment_id: UUID) -> dict[str, Any]:
@@ -161,7 +193,7 @@ class Withdrawals:
                 )
             updated = await transition(self.context, payment, "canceled", failure_code="canceled_by_player")
             if updated is not None:
-                await self._release(updated, "canceled_by_player")
+                await self.release(updated)
                 return await reload(self.context, payment_id)
         raise WithdrawalNotCancellable("the withdrawal kept changing; reload it")
 
@@ -203,7 +235,7 @@ class Withdrawals:
             context, payment, "failed", failure_code=code, failure_detail=result.error_code or result.detail
         )
         if failed is not None:
-            await self._release(failed, code)
+            await self.release(failed)
             raise PaymentDeclined(
                 "the payout was refused; the money is back in the wallet",
                 payment_id=str(payment["id"]),
@@ -222,7 +254,7 @@ class Withdrawals:
         elif event.status in ("failed", "canceled") and payment["status"] == "processing":
             failed = await transition(context, payment, "failed", failure_code=event.error_code or "payout_failed")
             if failed is not None:
-                await self._release(failed, "payout_failed")
+                await self.release(failed)
             return await reload(context, payment["id"])
         if payment["status"] == "paid" and payment["credited_at"] is None:
             return await self.settle(payment)
@@ -237,8 +269,11 @@ class Withdrawals:
             hold_id=payment["hold_id"],
             brand_id=payment["brand_id"],
             provider=payment["provider"],
-            currency=payment["currency"],
-            amount=payment["amount"],
+            currency=payment["wallet_currency"],
+            amount=payment["wallet_amount"],
+            payout_currency=payment["currency"],
+            payout_amount=payment["amount"],
+            conversion=await self._conversion(payment),
             metadata={
                 "payment_id": str(payment["id"]),
                 "payment_kind": "withdrawal",
@@ -257,7 +292,7 @@ class Withdrawals:
                     payment["version"],
                     context.clock(),
                     credited_at=context.clock(),
-                    credited_amount=payment["amount"],
+                    credited_amount=payment["wallet_amount"],
                     credit_key=str(transfer_id),
                 )
             if updated is not None:
@@ -267,11 +302,27 @@ class Withdrawals:
                 return payment
         raise RuntimeError(f"withdrawal {payment['id']} kept changing while it was being settled")
 
-    async def _release(self, payment: dict[str, Any], reason: str) -> None:
-        if payment["hold_id"] is not None:
-            await self.context.ledger.release_withdrawal(
-                payment_id=payment["id"], hold_id=payment["hold_id"], reason=reason
-            )
+    async def _conversion(self, payment: dict[str, Any]) -> Conversion | None:
+        """The conversion recorded when a withdrawal in another currency was requested (None: same currency)."""
+        if payment["currency"] == payment["wallet_currency"]:
+            return None
+        async with self.context.db.connection() as connection:
+            row = await connection.fetchrow("SELECT * FROM cashier.conversions WHERE payment_id = $1", payment["id"])
+        assert row is not None, f"withdrawal {payment['id']} in {payment['currency']} has no recorded conversion"
+        return Conversion(
+            row["id"], row["from_amount"], row["to_amount"], row["rate_id"], str(row["rate"]), row["spread_bps"]
+        )
+
+    async def release(self, payment: dict[str, Any]) -> None:
+        """Release the hold of a withdrawal that ended unpaid, and record it (repeatable: the void is keyed)."""
+        if payment["hold_id"] is None or payment.get("released_at") is not None:
+            return
+        reason = payment["failure_code"] or payment["status"]
+        await self.context.ledger.release_withdrawal(
+            payment_id=payment["id"], hold_id=payment["hold_id"], reason=reason
+        )
+        async with self.context.db.connection() as connection:
+            await repository.mark_released(connection, payment["id"], self.context.clock())
 
     async def _pending(self, payment_id: UUID) -> dict[str, Any]:
         async with self.context.db.connection() as connection:
