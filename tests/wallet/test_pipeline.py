@@ -391,3 +391,63 @@ async def test_writer_cancelled_mid_batch_answers_every_waiting_caller(
     assert all(isinstance(result, ServiceUnavailable) for result in results), results
     with pytest.raises(ServiceUnavailable):  # a stopped writer refuses new work instead of queueing it forever
         await client.transfer(bet(player.id, bankroll.id, 1))
+
+
+@pytest.mark.parametrize("held_write_fails", [False, True])
+async def test_write_of_other_accounts_goes_ahead_of_a_slow_write_and_both_apply_once(
+    platform: Platform,
+    client: WalletClient,
+    bankroll: AccountOut,
+    monkeypatch: pytest.MonkeyPatch,
+    db: asyncpg.Connection,
+    held_write_fails: bool,
+) -> None:
+    """Batches with no account in common are written side by side: one slow (or failing) write holds up no other."""
+    slow_player = await open_funded(client, bankroll, 100)
+    other_player = await open_funded(client, bankroll, 100)
+    house = await client.open_account(
+        OpenAccountRequest(
+            brand_id=BRAND, owner_type="house", owner_id="house-2", kind="bankroll", currency="EUR", allow_negative=True
+        )
+    )
+    assert platform.wallet is not None
+    writer = platform.wallet.writer
+    release = asyncio.Event()
+    real_write = repository.write_batch
+    held = False
+
+    async def write_holding_the_slow_players_batch(connection: Any, applier: Any, *args: Any) -> None:
+        nonlocal held
+        if slow_player.id in applier.touched and not held and not connection.is_in_transaction():
+            held = True
+            await release.wait()
+            if held_write_fails:
+                raise asyncpg.SerializationError("simulated: the slow batch's accounts changed")
+        await real_write(connection, applier, *args)
+
+    monkeypatch.setattr(repository, "write_batch", write_holding_the_slow_players_batch)
+    side_by_side_before = writer.side_by_side_writes
+
+    slow = asyncio.ensure_future(client.transfer(bet(slow_player.id, bankroll.id, 60)))
+    for _ in range(500):
+        if held:
+            break
+        await asyncio.sleep(0.002)
+    assert held, "the slow player's batch never reached its write"
+    other = await asyncio.wait_for(client.transfer(bet(other_player.id, house.id, 30)), timeout=10)
+
+    assert not slow.done()  # answered while the slow write was still running
+    assert other.debit_balance.posted == 70
+    assert writer.side_by_side_writes == side_by_side_before + 1
+    release.set()
+    result = await asyncio.wait_for(slow, timeout=10)
+    assert result.debit_balance.posted == 40
+    for player, posted in ((slow_player, 40), (other_player, 70)):
+        assert (await client.get_balance(player.id)).posted == posted
+    stored = await db.fetchval(
+        "SELECT count(*) FROM wallet.transfers WHERE debit_account_id = ANY($1::uuid[]) AND type = 'bet'",
+        [slow_player.id, other_player.id],
+    )
+    assert stored == 2
+    report = await verify_ledger(platform.db)
+    assert report.clean, report

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 import time
+from asyncio import FIRST_COMPLETED
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ _CONNECTION_FAULTS: tuple[type[BaseException], ...] = (DatabaseUnavailable, *CON
 LOCKED_BATCHES_AFTER_RACE = 100
 # After a fast batch met a key that was already stored (a client's retry), this many batches read their keys first.
 READ_BATCHES_AFTER_REPLAY = 20
+# Optimistic writes sent side by side (batches with no account in common), each on its own connection of the write pool.
+MAX_WRITES_IN_FLIGHT = 3
 # Commands that name no stored record: a fast batch of them reads nothing but the accounts it has never seen.
 FAST_KINDS = frozenset(("transfer", "batch", "hold"))
 # The committed-totals cache is cleared when it holds more accounts than this (players come back; the house stays hot).
@@ -134,6 +137,7 @@ class LedgerWriter:
         self.locked_batches = 0  # batches applied on the locked path (after a failure, or while racing)
         self.optimistic_failures = 0  # optimistic batches that were not written (and went the locked path)
         self.fast_batches = 0  # optimistic batches that read no idempotency record (every key new)
+        self.side_by_side_writes = 0  # optimistic writes started while another was still in flight
 
     async def start(self) -> None:
         self._stopping = False
@@ -160,40 +164,44 @@ class LedgerWriter:
     # -- the pipeline ---------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        in_flight: list[_InFlight] = []  # at most one: the batch being written
+        flights: list[_InFlight] = []  # the optimistic writes in flight, each until its callers are answered
         current: list[_Entry] = []  # the batch being read, applied or written on the locked path
         try:
-            await self._pipeline(in_flight, current)
+            await self._pipeline(flights, current)
         except BaseException:
             # Cancelled (or a bug): no caller may wait forever. Their commands may or may not have been written;
             # they retry with the same idempotency key and learn which.
-            pending = [entry for flight in in_flight for entry in flight.entries] + current + list(self._queue)
+            pending = [entry for flight in flights for entry in flight.entries] + current + list(self._queue)
             self._queue.clear()
             for _, future in pending:
                 if not future.done():
                     future.set_result(
                         Outcome(error=ServiceUnavailable("the ledger writer stopped; retry with the same key"))
                     )
-            for flight in in_flight:
+            for flight in flights:
                 flight.write.cancel()
             self._stopping = True
             raise
 
-    async def _pipeline(self, tracked: list[_InFlight], current: list[_Entry]) -> None:
-        in_flight: _InFlight | None = None
+    async def _pipeline(self, flights: list[_InFlight], current: list[_Entry]) -> None:
+        """Apply batches while earlier ones are written; write batches that share no account side by side.
+
+        Writes in flight never share an account or a record: a batch that reads an account a write in flight
+        touches is applied on that write's result (the overlay) and written only once that write has succeeded;
+        one that names a record a write in flight creates waits for it and takes the locked path.
+        """
         while True:
-            tracked[:] = [in_flight] if in_flight is not None else []
             current.clear()
+            for flight in [flight for flight in flights if flight.write.done()]:
+                await self._settle(flight)
+                flights.remove(flight)
             if not self._queue:
-                if in_flight is not None:
-                    # New commands are read and applied while the write runs; the write's end answers its callers.
+                if flights:
+                    # New commands are read and applied while writes run; a write's end answers its callers.
                     self._wakeup.clear()
                     woken = asyncio.ensure_future(self._wakeup.wait())
-                    await asyncio.wait((woken, in_flight.write), return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait((woken, *(flight.write for flight in flights)), return_when=FIRST_COMPLETED)
                     woken.cancel()
-                    if not self._queue:
-                        await self._settle(in_flight)
-                        in_flight = None
                     continue
                 if self._stopping:
                     return
@@ -201,7 +209,7 @@ class LedgerWriter:
                 await self._wakeup.wait()
                 continue
             size = min(len(self._queue), self._batch_max)
-            if in_flight is None and self._optimistic and not self._locked_batches_left:
+            if not flights and self._optimistic and not self._locked_batches_left:
                 # Nothing is being written: take half, so the other half is applied while this half is written.
                 # Otherwise a closed loop of callers would arrive, and be answered, as one batch forever.
                 size = (size + 1) // 2
@@ -209,24 +217,38 @@ class LedgerWriter:
             current.extend(entries)
             commands = [command for command, _ in entries]
             applied: _Applied | None = None
-            depends = in_flight is not None and in_flight.applied.depends_on(commands)
+            depends = any(flight.applied.depends_on(commands) for flight in flights)
             if self._optimistic and self._locked_batches_left == 0 and not depends:
-                overlay = in_flight.applied.totals_after() if in_flight is not None else {}
+                overlay: dict[UUID, AccountState] = {}
+                for flight in flights:  # disjoint: no account is touched by two writes in flight
+                    overlay.update(flight.applied.totals_after())
                 try:
                     applied = await self._apply_optimistically(commands, overlay)
                 except Exception as failure:  # the locked path below retries, waits for the database, isolates
                     logger.debug("optimistic read of a ledger batch failed (%r); taking the locked path", failure)
             elif self._locked_batches_left and not depends:
                 self._locked_batches_left -= 1
-            if in_flight is not None:
-                if not await self._settle(in_flight):
-                    applied = None  # it was applied on top of totals that were never written
-                in_flight = None
+            if applied is not None:
+                # The writes this batch was applied on (it read an account they touch) must succeed first.
+                used = applied.applier.accounts.keys()
+                for flight in [flight for flight in flights if not flight.applied.applier.touched.isdisjoint(used)]:
+                    if not await self._settle(flight):
+                        applied = None  # it was applied on top of totals that were never written
+                    flights.remove(flight)
             if applied is None:
+                for flight in list(flights):  # the locked path reads what every earlier batch wrote
+                    await self._settle(flight)
+                    flights.remove(flight)
                 self.locked_batches += 1
                 self._deliver(entries, await self._apply_isolating_failures(commands))
                 continue
-            in_flight = _InFlight(entries, applied, asyncio.create_task(self._write(applied)))
+            while len(flights) >= MAX_WRITES_IN_FLIGHT:
+                await self._settle(flights[0])
+                del flights[0]
+            if flights:
+                self.side_by_side_writes += 1
+            flights.append(_InFlight(entries, applied, asyncio.create_task(self._write(applied))))
+            current.clear()
 
     async def _settle(self, in_flight: _InFlight) -> bool:
         """Wait for an optimistic batch's write; answer its callers. False if it was not written as applied."""
@@ -452,6 +474,7 @@ class LedgerWriter:
             "locked_batches": self.locked_batches,
             "optimistic_failures": self.optimistic_failures,
             "fast_batches": self.fast_batches,
+            "side_by_side_writes": self.side_by_side_writes,
         }
 
 

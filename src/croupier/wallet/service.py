@@ -23,7 +23,7 @@ from croupier.kit.outbox import Event
 from croupier.kit.tracing import current_trace_id
 from croupier.wallet import errors, repository, schemas
 from croupier.wallet.commands import Command, Leg, Outcome
-from croupier.wallet.ledger import LedgerWriter
+from croupier.wallet.ledger import MAX_WRITES_IN_FLIGHT, LedgerWriter
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class WalletService:
         # executing a small batch. Its generic plan (key lookups and a nested loop over the batch's accounts on the
         # primary key; checked with EXPLAIN (GENERIC_PLAN) on 300,000 accounts) is right for any table size, so the
         # writer sends it on a small pool of its own that plans it once per connection (docs/adr/0005).
-        self._write_db = Database(db.url, min_size=1, max_size=2, generic_plans=True)
+        self._write_db = Database(db.url, min_size=1, max_size=MAX_WRITES_IN_FLIGHT, generic_plans=True)
         self.writer = LedgerWriter(
             db, batch_max=batch_max, clock=clock, optimistic=optimistic_writer, write_db=self._write_db
         )
