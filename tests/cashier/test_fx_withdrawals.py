@@ -178,3 +178,17 @@ async def test_withdrawal_in_another_currency_without_a_fresh_rate_is_refused_an
 
 async def _available_is(platform: Platform, player: CashierPlayer, amount: int) -> bool:
     return await available(platform, player) == amount
+
+
+async def test_methods_name_the_currencies_a_withdrawal_is_paid_out_in(
+    cashier_api: httpx.AsyncClient, cashier_player: Player
+) -> None:
+    player = await cashier_player("BR", "EUR")  # a euro wallet in Brazil: Pix pays only reais
+
+    response = await cashier_api.get("/v1/cashier/methods", headers=player.headers)
+
+    assert response.status_code == 200, response.text
+    methods = {item["method"]: item for item in response.json()}
+    assert (methods["pix"]["withdrawals"], methods["pix"]["withdrawal_currencies"]) == (True, ["BRL"])
+    assert {"BTC", "USDT"} <= set(methods["crypto"]["withdrawal_currencies"])
+    assert methods["card"]["withdrawal_currencies"] == ["EUR"]  # the wallet's own currency when the method pays it

@@ -92,7 +92,13 @@ async def test_methods_when_a_brand_rule_enables_a_provider_offer_it_to_that_bra
     methods = await methods_of(cashier_api, player)
     paid = await deposit(cashier_api, player, "pix", 50_00)
 
-    assert methods["pix"] == {"method": "pix", "currencies": ["BRL"], "withdrawals": True, "wallet_currency": "BRL"}
+    assert methods["pix"] == {
+        "method": "pix",
+        "currencies": ["BRL"],
+        "withdrawals": True,
+        "withdrawal_currencies": ["BRL"],
+        "wallet_currency": "BRL",
+    }
     assert (paid.status_code, paid.json()["next_action"]["type"]) == (200, "qr")
     assert "pix" not in await methods_of(cashier_api, outsider)
     assert (await deposit(cashier_api, outsider, "pix", 50_00)).json()["code"] == "method_unavailable"

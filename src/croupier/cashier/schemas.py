@@ -181,6 +181,12 @@ class MethodOut(BaseModel):
     method: str
     currencies: list[str] = Field(description="Currencies a deposit can be made in.")
     withdrawals: bool = Field(description="Whether withdrawals can be paid out with this method.")
+    withdrawal_currencies: list[str] = Field(
+        description=(
+            "Currencies a withdrawal can be paid out in: the wallet's when the method pays it, else those it pays "
+            "(the wallet's currency is held, the payout converted at the FX rate recorded with the request)."
+        )
+    )
     wallet_currency: str
 
 

@@ -129,7 +129,8 @@ class CashierService:
         eligible provider for some amount once the routing rules are applied, as a deposit would be routed.
 
         Deposit currencies: the wallet's when the method takes it, else every currency it takes (converted at an FX
-        rate); crypto lists every asset it takes. `withdrawals`: whether a payout in the wallet's currency has one."""
+        rate); crypto lists every asset it takes. Payout currencies, the same way for a withdrawal (the wallet's
+        currency is held, the payout converted at the rate of the request); `withdrawals`: whether there is one."""
         routes = await self.context.routes()
         taken: dict[str, set[str]] = {}
         for provider in self.context.providers.values():
@@ -144,9 +145,19 @@ class CashierService:
                 continue
             if method != "crypto" and currency in currencies:
                 currencies = [currency]  # deposit in the wallet's own currency when the method takes it
-            payouts = self.router.offered("withdrawal", brand_id, country, method, currency, routes)
+            payouts = [
+                c for c in sorted(candidates) if self.router.offered("withdrawal", brand_id, country, method, c, routes)
+            ]
+            if method != "crypto" and currency in payouts:
+                payouts = [currency]  # paid out in the wallet's own currency when the method pays it
             out.append(
-                {"method": method, "currencies": currencies, "withdrawals": payouts, "wallet_currency": currency}
+                {
+                    "method": method,
+                    "currencies": currencies,
+                    "withdrawals": bool(payouts),
+                    "withdrawal_currencies": payouts,
+                    "wallet_currency": currency,
+                }
             )
         return out
 
