@@ -23,6 +23,7 @@ from croupier.games.rng.cli import fair_app, rng_app
 from croupier.kit.config import Settings
 from croupier.kit.db import Database
 from croupier.kit.embedded_pg import find_free_port
+from croupier.kit.runtime import tune_garbage_collector
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Croupier: the platform layer of an online casino.")
 wallet_app = typer.Typer(no_args_is_help=True, help="Wallet ledger tools.")
@@ -93,6 +94,7 @@ def _serve(settings: Settings, services: tuple[str, ...]) -> None:
         console.print(
             f"API docs: http://{settings.host}:{port}/docs   OpenAPI: http://{settings.host}:{port}/openapi.json"
         )
+        tune_garbage_collector()
         _run_until_signalled(uvicorn.Server(config))
     console.print("stopped")
 

@@ -17,6 +17,7 @@ from croupier.bench.scenarios import Scenario, TransferTraffic, set_up_accounts,
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.kit.config import Settings
 from croupier.kit.errors import DomainError
+from croupier.kit.runtime import tune_garbage_collector
 from croupier.wallet.client import CreateBatchRequest, CreateTransferRequest, OpenAccountRequest, WalletClient
 
 
@@ -71,6 +72,7 @@ async def inprocess_runs(
     results: dict[str, RunResult] = {}
     progress("bootstrapping the platform in this process")
     platform = await bootstrap(Settings(), database_url, ("wallet",))  # the wallet alone is measured
+    tune_garbage_collector()  # as `croupier up` and `croupier serve` do before serving
     try:
         client = platform.wallet_client
         progress("opening and funding accounts in-process")

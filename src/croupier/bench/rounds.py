@@ -51,6 +51,7 @@ from croupier.games.rounds import HOUSE_KIND, HOUSE_OWNER, PlayerRef
 from croupier.identity.schemas import CreateBrandRequest, LoginRequest, RegisterPlayerRequest
 from croupier.kit.config import Settings
 from croupier.kit.errors import DomainError
+from croupier.kit.runtime import tune_garbage_collector
 from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
 
 SCENARIOS = ("inprocess-rate", "inprocess-max", "http-rate", "mixed")
@@ -206,6 +207,7 @@ async def _bench(options: RoundsBenchOptions, postgres: BenchPostgres, progress:
     with tempfile.TemporaryDirectory(prefix="croupier-bench-rounds-") as data_dir:
         settings = Settings(auth_secret=secret, data_dir=Path(data_dir))
         platform = await bootstrap(settings, url)
+        tune_garbage_collector()  # as `croupier up` and `croupier serve` do before serving
         try:
             began = time.perf_counter()
             progress(f"registering and funding {options.players} players")
