@@ -38,8 +38,8 @@ import asyncpg
 from croupier.kit.db import CONNECTION_FAULTS, Database, DatabaseUnavailable
 from croupier.kit.errors import InternalError, ServiceUnavailable
 from croupier.wallet import repository
+from croupier.wallet.batches import AppliedBatch, apply_batch, copy_account, leg_accounts
 from croupier.wallet.commands import Command, Outcome, transfer_ids_of_result
-from croupier.wallet.rules import BatchApplier
 from croupier.wallet.state import AccountState
 
 logger = logging.getLogger(__name__)
@@ -63,45 +63,9 @@ _Entry = tuple[Command, "asyncio.Future[Outcome]"]
 
 
 @dataclass(slots=True)
-class _Applied:
-    """A batch applied in memory and not written yet."""
-
-    now: datetime
-    applier: BatchApplier
-    outcomes: list[Outcome]
-    started_from: dict[UUID, tuple[int, int, int, int]]  # each account's totals as the batch read them
-    applied_keys: set[str]  # the keys this batch applies anew (not replays, not refusals)
-    fast: bool = False  # applied without reading idempotency records: it assumed every key is new
-
-    def totals_after(self) -> dict[UUID, AccountState]:
-        """The touched accounts as they will be once this batch commits."""
-        return {account_id: self.applier.accounts[account_id] for account_id in self.applier.touched}
-
-    def depends_on(self, commands: list[Command]) -> bool:
-        """Would any of `commands` read a record this batch is still writing?
-
-        The next batch sees this batch's account totals (the overlay) but reads idempotency records and transfers
-        from the database, where this batch's rows are not committed yet. A command that names one of them (the
-        same key again, a reversal of one of its keys, a tombstone's key, a hold or transfer it creates, resolves or
-        reverses) would be decided without it: a duplicate bet refused for lack of the funds its own original took.
-        Such a batch waits for this one and takes the locked path, where it reads them committed.
-        """
-        keys = {key for key, *_ in self.applier.new_requests}
-        ids = {row["id"] for row in self.applier.new_transfers}
-        ids.update(row["hold_id"] for row in self.applier.new_transfers if row["hold_id"] is not None)
-        ids.update(row["reverses_id"] for row in self.applier.new_transfers if row["reverses_id"] is not None)
-        for command in commands:
-            if command.key in keys or (command.target_key is not None and command.target_key in keys):
-                return True
-            if command.hold_id in ids or command.target_id in ids:
-                return True
-        return False
-
-
-@dataclass(slots=True)
 class _InFlight:
     entries: list[_Entry]
-    applied: _Applied
+    applied: AppliedBatch
     write: "asyncio.Task[None]"
 
 
@@ -216,7 +180,7 @@ class LedgerWriter:
             entries = [self._queue.popleft() for _ in range(size)]
             current.extend(entries)
             commands = [command for command, _ in entries]
-            applied: _Applied | None = None
+            applied: AppliedBatch | None = None
             depends = any(flight.applied.depends_on(commands) for flight in flights)
             if self._optimistic and self._locked_batches_left == 0 and not depends:
                 overlay: dict[UUID, AccountState] = {}
@@ -285,7 +249,9 @@ class LedgerWriter:
         self.batches += 1
         self.commands += len(entries)
 
-    async def _apply_optimistically(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> _Applied:
+    async def _apply_optimistically(
+        self, commands: list[Command], overlay: Mapping[UUID, AccountState]
+    ) -> AppliedBatch:
         """Read without locks (accounts in `overlay` come from the batch in flight) and apply in memory."""
         if self._read_batches_left:
             self._read_batches_left -= 1
@@ -297,7 +263,7 @@ class LedgerWriter:
         async with self._db.connection() as connection:
             return await self._load_and_apply(connection, commands, overlay, lock=False)
 
-    async def _apply_fast(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> _Applied | None:
+    async def _apply_fast(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> AppliedBatch | None:
         """Apply new transfers and holds from known totals, reading only accounts never seen; None if any is refused.
 
         The batch assumes that every idempotency key is new and that the totals this writer last committed are still
@@ -308,39 +274,27 @@ class LedgerWriter:
         """
         accounts: dict[UUID, AccountState] = {}
         missing: list[UUID] = []
-        committed = self._committed
-        for command in commands:
-            for leg in command.legs:
-                for account_id in (leg.debit, leg.credit):
-                    if account_id in accounts:
-                        continue
-                    known = overlay.get(account_id) or committed.get(account_id)
-                    if known is None:
-                        missing.append(account_id)
-                    else:
-                        accounts[account_id] = _copy(known)
+        for account_id in leg_accounts(commands):
+            known = overlay.get(account_id) or self._committed.get(account_id)
+            if known is None:
+                missing.append(account_id)
+            else:
+                accounts[account_id] = copy_account(known)
         if missing:
             async with self._db.connection() as connection:
-                accounts.update(await repository.read_accounts(connection, set(missing)))
-        started_from = {account_id: account.counters() for account_id, account in accounts.items()}
-        applier = BatchApplier(self._clock(), accounts, {}, {}, {})
-        outcomes = []
-        for command in commands:
-            outcome = applier.apply(command)
-            if outcome.error is not None:
-                return None
-            outcomes.append(outcome)
-        applied_keys = {
-            command.key for command, outcome in zip(commands, outcomes, strict=True) if not outcome.replayed
-        }
-        return _Applied(applier.now, applier, outcomes, started_from, applied_keys, fast=True)
+                accounts.update(await repository.read_accounts(connection, missing))
+        applied = apply_batch(self._clock(), commands, accounts, {}, {}, {})
+        if any(outcome.error is not None for outcome in applied.outcomes):
+            return None
+        applied.fast = True
+        return applied
 
     def _remember_committed(self, accounts: Mapping[UUID, AccountState]) -> None:
         if len(self._committed) + len(accounts) > ACCOUNT_CACHE_MAX:
             self._committed.clear()
         self._committed.update(accounts)
 
-    async def _write(self, applied: _Applied) -> None:
+    async def _write(self, applied: AppliedBatch) -> None:
         if not applied.applier.new_requests:  # only replays and refusals: nothing to write
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
@@ -423,7 +377,7 @@ class LedgerWriter:
 
     async def _load_and_apply(
         self, connection: Any, commands: list[Command], overlay: Mapping[UUID, AccountState], *, lock: bool
-    ) -> _Applied:
+    ) -> AppliedBatch:
         """Read what the commands need (idempotency records, named transfers, accounts), then apply them in order."""
         keys: set[str] = set()
         target_keys: set[str] = set()
@@ -443,28 +397,16 @@ class LedgerWriter:
             if stored is not None:
                 transfer_ids.update(transfer_ids_of_result(stored.result))
         transfers, by_key = await repository.load_transfers(connection, list(transfer_ids))
-        account_ids: set[UUID] = set()
-        for command in commands:
-            for leg in command.legs:
-                account_ids.add(leg.debit)
-                account_ids.add(leg.credit)
+        account_ids = leg_accounts(commands)
         for known in transfers.values():
             account_ids.add(known.row["debit_account_id"])
             account_ids.add(known.row["credit_account_id"])
         if lock:
             accounts = await repository.lock_accounts(connection, account_ids)
         else:
-            accounts = {account_id: _copy(overlay[account_id]) for account_id in account_ids if account_id in overlay}
+            accounts = {i: copy_account(overlay[i]) for i in account_ids if i in overlay}
             accounts.update(await repository.read_accounts(connection, [i for i in account_ids if i not in overlay]))
-        started_from = {account_id: account.counters() for account_id, account in accounts.items()}
-        applier = BatchApplier(now, accounts, requests, transfers, by_key)
-        outcomes = [applier.apply(command) for command in commands]
-        applied_keys = {
-            command.key
-            for command, outcome in zip(commands, outcomes, strict=True)
-            if outcome.error is None and not outcome.replayed
-        }
-        return _Applied(now, applier, outcomes, started_from, applied_keys)
+        return apply_batch(now, commands, accounts, requests, transfers, by_key)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -481,16 +423,3 @@ class LedgerWriter:
 def _is_stored_key(failure: BaseException) -> bool:
     """Did the write fail because an idempotency key (or a tombstone of it) was already stored?"""
     return isinstance(failure, asyncpg.UniqueViolationError) and failure.constraint_name == "requests_pkey"
-
-
-def _copy(account: AccountState) -> AccountState:
-    return AccountState(
-        account.id,
-        account.brand_id,
-        account.currency,
-        account.allow_negative,
-        account.debits_posted,
-        account.credits_posted,
-        account.debits_pending,
-        account.credits_pending,
-    )
