@@ -101,7 +101,8 @@ class LedgerWriter:
         self.locked_batches = 0  # batches applied on the locked path (after a failure, or while racing)
         self.optimistic_failures = 0  # optimistic batches that were not written (and went the locked path)
         self.fast_batches = 0  # optimistic batches that read no idempotency record (every key new)
-        self.side_by_side_writes = 0  # optimistic writes started while another was still in flight
+        self.side_by_side_writes = 0  # optimistic writes started while another, on other accounts, was in flight
+        self.chained_writes = 0  # optimistic writes queued behind one in flight whose accounts they were applied on
 
     async def start(self) -> None:
         self._stopping = False
@@ -150,9 +151,10 @@ class LedgerWriter:
     async def _pipeline(self, flights: list[_InFlight], current: list[_Entry]) -> None:
         """Apply batches while earlier ones are written; write batches that share no account side by side.
 
-        Writes in flight never share an account or a record: a batch that reads an account a write in flight
-        touches is applied on that write's result (the overlay) and written only once that write has succeeded;
-        one that names a record a write in flight creates waits for it and takes the locked path.
+        A batch that reads an account a write in flight touches is applied on that write's result (the overlay) and
+        its write is chained behind that one: sent as soon as it has succeeded, skipped (and the batch applied again
+        on the locked path) if it failed. Two writes in flight never run at the same time on the same account. A
+        batch that names a record a write in flight creates waits for it and takes the locked path.
         """
         while True:
             current.clear()
@@ -184,7 +186,7 @@ class LedgerWriter:
             depends = any(flight.applied.depends_on(commands) for flight in flights)
             if self._optimistic and self._locked_batches_left == 0 and not depends:
                 overlay: dict[UUID, AccountState] = {}
-                for flight in flights:  # disjoint: no account is touched by two writes in flight
+                for flight in flights:  # in the order they were applied: a later write's totals are the newer
                     overlay.update(flight.applied.totals_after())
                 try:
                     applied = await self._apply_optimistically(commands, overlay)
@@ -192,13 +194,6 @@ class LedgerWriter:
                     logger.debug("optimistic read of a ledger batch failed (%r); taking the locked path", failure)
             elif self._locked_batches_left and not depends:
                 self._locked_batches_left -= 1
-            if applied is not None:
-                # The writes this batch was applied on (it read an account they touch) must succeed first.
-                used = applied.applier.accounts.keys()
-                for flight in [flight for flight in flights if not flight.applied.applier.touched.isdisjoint(used)]:
-                    if not await self._settle(flight):
-                        applied = None  # it was applied on top of totals that were never written
-                    flights.remove(flight)
             if applied is None:
                 for flight in list(flights):  # the locked path reads what every earlier batch wrote
                     await self._settle(flight)
@@ -209,9 +204,15 @@ class LedgerWriter:
             while len(flights) >= MAX_WRITES_IN_FLIGHT:
                 await self._settle(flights[0])
                 del flights[0]
-            if flights:
+            # The writes this batch was applied on (it read an account they touch) must succeed first: its write
+            # follows theirs, and is sent the moment they end (before their callers are answered).
+            used = applied.applier.accounts.keys()
+            after = tuple(flight.write for flight in flights if not flight.applied.applier.touched.isdisjoint(used))
+            if after:
+                self.chained_writes += 1
+            elif flights:
                 self.side_by_side_writes += 1
-            flights.append(_InFlight(entries, applied, asyncio.create_task(self._write(applied))))
+            flights.append(_InFlight(entries, applied, asyncio.create_task(self._write(applied, after))))
             current.clear()
 
     async def _settle(self, in_flight: _InFlight) -> bool:
@@ -219,10 +220,13 @@ class LedgerWriter:
         try:
             await in_flight.write
         except Exception as failure:
-            self.optimistic_failures += 1
+            if not isinstance(failure, _EarlierWriteFailed):  # that one's failure was counted already
+                self.optimistic_failures += 1
             for account_id in in_flight.applied.applier.touched:  # their cached totals may be stale
                 self._committed.pop(account_id, None)
-            if in_flight.applied.fast and _is_stored_key(failure):
+            if isinstance(failure, _EarlierWriteFailed):
+                logger.debug("ledger batch applied on a batch that was not written; applying it under locks")
+            elif in_flight.applied.fast and _is_stored_key(failure):
                 # A key the fast batch took for new was stored already: a client's retry (or a tombstone), not a
                 # race. The locked path answers it; the next batches read their keys first.
                 self._read_batches_left = READ_BATCHES_AFTER_REPLAY
@@ -294,7 +298,13 @@ class LedgerWriter:
             self._committed.clear()
         self._committed.update(accounts)
 
-    async def _write(self, applied: AppliedBatch) -> None:
+    async def _write(self, applied: AppliedBatch, after: tuple["asyncio.Task[None]", ...] = ()) -> None:
+        """Write a batch applied in memory, once the writes it was applied on (`after`) have succeeded."""
+        if after:
+            await asyncio.wait(after)
+            if any(write.cancelled() or write.exception() is not None for write in after):
+                # It was applied on top of totals that were never written (its compare-and-swap would fail too).
+                raise _EarlierWriteFailed()
         if not applied.applier.new_requests:  # only replays and refusals: nothing to write
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
@@ -417,7 +427,12 @@ class LedgerWriter:
             "optimistic_failures": self.optimistic_failures,
             "fast_batches": self.fast_batches,
             "side_by_side_writes": self.side_by_side_writes,
+            "chained_writes": self.chained_writes,
         }
+
+
+class _EarlierWriteFailed(Exception):
+    """A chained write's predecessor failed: the batch was applied on totals that were never committed."""
 
 
 def _is_stored_key(failure: BaseException) -> bool:
