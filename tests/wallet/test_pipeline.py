@@ -451,3 +451,67 @@ async def test_write_of_other_accounts_goes_ahead_of_a_slow_write_and_both_apply
     assert stored == 2
     report = await verify_ledger(platform.db)
     assert report.clean, report
+
+
+async def test_batch_on_the_accounts_of_a_write_in_flight_is_written_before_that_writes_callers_are_answered(
+    platform: Platform,
+    client: WalletClient,
+    bankroll: AccountOut,
+    monkeypatch: pytest.MonkeyPatch,
+    db: asyncpg.Connection,
+) -> None:
+    """A batch applied on a write in flight is chained behind it: its write is sent the moment that write succeeds.
+
+    Answering the first write's callers (and letting them send their next requests) must not hold up the database:
+    otherwise PostgreSQL and Python take turns instead of working at the same time.
+    """
+    player = await open_funded(client, bankroll, 100)
+    assert platform.wallet is not None
+    writer = platform.wallet.writer
+    events: list[str] = []
+    release = asyncio.Event()
+    real_write = repository.write_batch
+    first_key, second_key = key("first"), key("second")
+
+    async def recording_write(connection: Any, applier: Any, *args: Any) -> None:
+        keys = {request_key for request_key, *_ in applier.new_requests}
+        if first_key in keys and not connection.is_in_transaction():
+            events.append("first written")
+            await release.wait()
+        if second_key in keys:
+            events.append("second written")
+        await real_write(connection, applier, *args)
+
+    monkeypatch.setattr(repository, "write_batch", recording_write)
+    chained_before = writer.chained_writes
+
+    async def first_caller() -> None:
+        result = await client.transfer(bet(player.id, bankroll.id, 60, first_key))
+        events.append("first answered")
+        assert result.debit_balance.posted == 40
+
+    first = asyncio.ensure_future(first_caller())
+    for _ in range(500):
+        if events:
+            break
+        await asyncio.sleep(0.002)
+    assert events == ["first written"], "the first batch never reached its write"
+    second = asyncio.ensure_future(client.transfer(bet(player.id, bankroll.id, 30, second_key)))
+    for _ in range(500):  # the second batch is applied on the first's totals and waits behind its write
+        if writer.chained_writes > chained_before:
+            break
+        await asyncio.sleep(0.002)
+    assert writer.chained_writes == chained_before + 1
+    assert events == ["first written"]  # not sent while the first is in flight
+    release.set()
+    await asyncio.wait_for(first, timeout=10)
+    assert (await asyncio.wait_for(second, timeout=10)).debit_balance.posted == 10
+
+    assert events == ["first written", "second written", "first answered"]
+    assert (await client.get_balance(player.id)).posted == 10
+    stored = await db.fetchval(
+        "SELECT count(*) FROM wallet.transfers WHERE request_key = ANY($1::text[])", [first_key, second_key]
+    )
+    assert stored == 2
+    report = await verify_ledger(platform.db)
+    assert report.clean, report

@@ -67,6 +67,11 @@ class _InFlight:
     entries: list[_Entry]
     applied: AppliedBatch
     write: "asyncio.Task[None]"
+    after: tuple["asyncio.Task[None]", ...] = ()  # the writes this one is chained behind
+
+    def waiting(self) -> bool:
+        """Is this write still waiting for the writes it is chained behind?"""
+        return not all(write.done() for write in self.after)
 
 
 class LedgerWriter:
@@ -161,6 +166,12 @@ class LedgerWriter:
             for flight in [flight for flight in flights if flight.write.done()]:
                 await self._settle(flight)
                 flights.remove(flight)
+            if self._queue and any(flight.waiting() for flight in flights):
+                # A write already waits its turn: let the oldest finish first, so that the next batch gathers what
+                # arrives meanwhile instead of queueing behind it in small pieces.
+                await self._settle(flights[0])
+                del flights[0]
+                continue
             if not self._queue:
                 if flights:
                     # New commands are read and applied while writes run; a write's end answers its callers.
@@ -212,7 +223,7 @@ class LedgerWriter:
                 self.chained_writes += 1
             elif flights:
                 self.side_by_side_writes += 1
-            flights.append(_InFlight(entries, applied, asyncio.create_task(self._write(applied, after))))
+            flights.append(_InFlight(entries, applied, asyncio.create_task(self._write(applied, after)), after))
             current.clear()
 
     async def _settle(self, in_flight: _InFlight) -> bool:
