@@ -32,6 +32,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _at_lock = threading.Lock()
 _at_ms = -1
 _at_counter = 0
+_at_moment: datetime | None = None  # the last moment converted, and its milliseconds (a batch mints many ids of one)
+_at_moment_ms = 0
 
 
 def unix_ms(moment: datetime) -> int:
@@ -44,9 +46,11 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
     that time is then a range of ids. Ids of one millisecond increase in call order within a process (the 12-bit
     counter, started at random); past 4096 in one millisecond the counter wraps and the random tail alone keeps them
     unique. Unlike `uuid7`, the timestamp is never moved forward, so it always equals the stored time."""
-    global _at_ms, _at_counter
-    ms = unix_ms(moment)
+    global _at_ms, _at_counter, _at_moment, _at_moment_ms
     with _at_lock:
+        if moment is not _at_moment:
+            _at_moment, _at_moment_ms = moment, unix_ms(moment)
+        ms = _at_moment_ms
         if ms == _at_ms:
             _at_counter = (_at_counter + 1) & 0xFFF
         else:

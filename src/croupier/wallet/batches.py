@@ -23,10 +23,14 @@ class AppliedBatch:
     started_from: dict[UUID, tuple[int, int, int, int]]  # each account's totals as the batch read them
     applied_keys: set[str]  # the keys this batch applies anew (not replays, not refusals)
     fast: bool = False  # applied without reading idempotency records: it assumed every key is new
+    _totals_after: dict[UUID, AccountState] | None = None
 
     def totals_after(self) -> dict[UUID, AccountState]:
-        """The touched accounts as they will be once this batch commits."""
-        return {account_id: self.applier.accounts[account_id] for account_id in self.applier.touched}
+        """The touched accounts as they will be once this batch commits (the batch is applied: they change no more)."""
+        if self._totals_after is None:
+            accounts = self.applier.accounts
+            self._totals_after = {account_id: accounts[account_id] for account_id in self.applier.touched}
+        return self._totals_after
 
     def depends_on(self, commands: list[Command]) -> bool:
         """Would any of `commands` read a record this batch is still writing?
