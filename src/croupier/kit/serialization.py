@@ -6,7 +6,7 @@ from uuid import UUID
 import orjson
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     # asyncpg returns its own UUID subclass, which orjson does not recognise as a UUID.
     if isinstance(value, UUID):
         return str(value)
@@ -14,11 +14,11 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default)
+    return orjson.dumps(value, default=json_default)
 
 
 def dumps_str(value: Any) -> str:
-    return orjson.dumps(value, default=_default).decode()
+    return orjson.dumps(value, default=json_default).decode()
 
 
 loads = orjson.loads

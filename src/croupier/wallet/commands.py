@@ -9,6 +9,7 @@ from uuid import UUID
 import orjson
 
 from croupier.kit.errors import DomainError
+from croupier.kit.serialization import json_default
 
 
 @dataclass(slots=True, frozen=True)
@@ -44,18 +45,21 @@ class Command:
 
 
 def fingerprint(command: Command) -> bytes:
+    """SHA-256 of the command's content as sorted JSON. Stored with the key and compared by every later version, so
+    these bytes never change (tests/wallet/test_fingerprint.py). UUIDs are written in their canonical text form, by
+    orjson itself for the standard type and through `json_default` for asyncpg's."""
     content = (
         command.kind,
-        [(str(leg.debit), str(leg.credit), leg.amount, leg.currency, leg.type, leg.metadata) for leg in command.legs],
+        [(leg.debit, leg.credit, leg.amount, leg.currency, leg.type, leg.metadata) for leg in command.legs],
         command.expires_at.isoformat() if command.expires_at else None,
-        str(command.hold_id) if command.hold_id else None,
+        command.hold_id,
         command.amount,
-        str(command.target_id) if command.target_id else None,
+        command.target_id,
         command.target_key,
         command.type if command.kind == "reversal" else None,
         command.metadata,
     )
-    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
+    return hashlib.sha256(orjson.dumps(content, default=json_default, option=orjson.OPT_SORT_KEYS)).digest()
 
 
 @dataclass(slots=True)
