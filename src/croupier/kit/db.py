@@ -74,8 +74,11 @@ class Database:
                 # while the tables were nearly empty (sequential scans) and keep it as they grow. Planning each run
                 # with the current table sizes costs a fraction of a millisecond and keeps key lookups on indexes.
                 # A pool made with `generic_plans` runs only statements whose generic plan is known to be right for
-                # any table size (the ledger's batch write): it skips that planning on every run.
+                # any table size (the ledger's batch write): it skips that planning on every run. Those statements
+                # reach a few rows by key, so they never scan a table: planned without statistics of the parameters,
+                # a small table (a new brand's thousand accounts) would otherwise be read whole on every run.
                 "plan_cache_mode": "force_generic_plan" if self._generic_plans else "force_custom_plan",
+                **({"enable_seqscan": "off"} if self._generic_plans else {}),
             },
         )
 

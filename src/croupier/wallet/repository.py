@@ -96,17 +96,20 @@ WITH new_requests AS (
         reverses_id uuid, expires_at timestamptz, metadata jsonb)
 ), locked AS (
     -- Row locks in id order, the order every writer takes them in (the locked path too), whatever join the planner
-    -- picks for the UPDATE below: the UPDATE only reaches a row once this has produced it, so locks follow id order.
+    -- picks for the UPDATE below.
     SELECT l.id FROM wallet.accounts l WHERE l.id = ANY($3::text::uuid[]) ORDER BY l.id FOR UPDATE
 ), balances AS (
     -- Compare and swap: an account is written only if its four totals are still the ones the batch started from.
+    -- The count of `locked` is a one-time condition (an InitPlan): every lock is taken, in id order, before the
+    -- UPDATE reaches its first row, at the cost of one pass over `locked` (a join with it was a nested loop that
+    -- scanned it once per account).
     UPDATE wallet.accounts a
     SET debits_posted = b.dp, credits_posted = b.cp, debits_pending = b.dq, credits_pending = b.cq
     FROM unnest($3::text::uuid[], $9::text::int8[], $10::text::int8[], $11::text::int8[], $12::text::int8[],
         $13::text::int8[], $14::text::int8[], $15::text::int8[], $16::text::int8[])
         AS b(id, dp, cp, dq, cq, odp, ocp, odq, ocq)
-    WHERE a.id = b.id AND a.id IN (SELECT id FROM locked) AND a.debits_posted = b.odp AND a.credits_posted = b.ocp
-        AND a.debits_pending = b.odq AND a.credits_pending = b.ocq
+    WHERE (SELECT count(*) FROM locked) = $8 AND a.id = b.id AND a.debits_posted = b.odp
+        AND a.credits_posted = b.ocp AND a.debits_pending = b.odq AND a.credits_pending = b.ocq
     RETURNING a.id
 ), new_expiries AS (
     INSERT INTO wallet.hold_expiries (hold_id, expires_at)
