@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -89,7 +89,7 @@ def _serve(settings: Settings, services: tuple[str, ...]) -> None:
             )
         port = settings.port or find_free_port(settings.host)
         app = build_app(settings=settings, url=url, services=services)
-        config = uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
+        config = server_config(app, settings, port)
         console.print(f"Croupier {croupier.__version__} serving {', '.join(services)} on http://{settings.host}:{port}")
         console.print(
             f"API docs: http://{settings.host}:{port}/docs   OpenAPI: http://{settings.host}:{port}/openapi.json"
@@ -101,6 +101,18 @@ def _serve(settings: Settings, services: tuple[str, ...]) -> None:
 
 class _StopRequested(Exception):
     pass
+
+
+def server_config(app: Any, settings: Settings, port: int) -> uvicorn.Config:
+    """How the HTTP server runs the app.
+
+    proxy_headers=False: the platform reads X-Forwarded-For itself, and only from the proxies it is configured to trust
+    (`trusted_proxies`, kit/client_ip.py). uvicorn's own rewrite trusts 127.0.0.1 by default and would replace the
+    TCP peer before the platform sees it.
+    """
+    return uvicorn.Config(
+        app, host=settings.host, port=port, log_level=settings.log_level, access_log=False, proxy_headers=False
+    )
 
 
 def _run_until_signalled(server: uvicorn.Server) -> None:

@@ -1,9 +1,17 @@
 """client_ip: the direct peer, unless a trusted proxy forwarded the request."""
 
-import pytest
-from starlette.requests import Request
+import asyncio
 
+import httpx
+import pytest
+import uvicorn
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+from croupier.cli import server_config
 from croupier.kit.client_ip import client_ip
+from croupier.kit.config import Settings
+from croupier.kit.embedded_pg import find_free_port
 
 
 def request(peer: str, forwarded: list[str] | None = None) -> Request:
@@ -48,3 +56,33 @@ def test_client_ip_when_ipv6_proxy_trusted_reads_the_header() -> None:
 def test_client_ip_when_trusted_entry_malformed_raises() -> None:
     with pytest.raises(ValueError, match="does not appear to be"):
         client_ip(request("10.0.0.2"), ["ten.zero"])
+
+
+async def test_server_hands_the_platform_the_tcp_peer_even_with_a_forwarded_header_from_localhost() -> None:
+    """The HTTP server `croupier up` runs must not rewrite the peer itself (uvicorn trusts 127.0.0.1 by default):
+    with no trusted proxy configured, a local client's X-Forwarded-For is ignored, as configuration.md says."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append(client_ip(Request(scope), Settings().trusted_proxies))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    settings = Settings(host="127.0.0.1")
+    port = find_free_port("127.0.0.1")
+    server = uvicorn.Server(server_config(app, settings, port))
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "198.51.100.7"})
+        assert response.status_code == 204
+    finally:
+        server.should_exit = True
+        await serving
+    assert seen == ["127.0.0.1"]
