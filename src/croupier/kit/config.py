@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     wallet_batch_max: int = Field(
         default=1000, ge=1, le=10_000, description="Most wallet commands applied in one database transaction."
     )
+    wallet_results_by_reference: bool = Field(
+        default=True,
+        description=(
+            "Store the result of a single transfer, hold or hold resolution by reference: the transfer's id and the "
+            "two balances, the transfer read back from the ledger on a replay (ADR 0005, session 6). False: the whole "
+            "transfer is stored again with the key. Keep false while a wallet process older than this setting runs."
+        ),
+    )
     wallet_optimistic_writer: bool = Field(
         default=True,
         description=(

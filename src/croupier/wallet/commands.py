@@ -67,10 +67,3 @@ class Outcome:
     result: dict[str, Any] | None = None
     replayed: bool = False
     error: DomainError | None = None
-
-
-def transfer_ids_of_result(result: dict[str, Any]) -> list[UUID]:
-    """The transfers a stored command result names (a single transfer, or the list of a batch or reversal)."""
-    if "transfer" in result:
-        return [UUID(str(result["transfer"]["id"]))]
-    return [UUID(str(row["id"])) for row in result.get("transfers", [])]

@@ -37,9 +37,9 @@ import asyncpg
 
 from croupier.kit.db import CONNECTION_FAULTS, Database, DatabaseUnavailable
 from croupier.kit.errors import InternalError, ServiceUnavailable
-from croupier.wallet import repository
+from croupier.wallet import repository, results
 from croupier.wallet.batches import AppliedBatch, apply_batch, copy_account, leg_accounts
-from croupier.wallet.commands import Command, Outcome, transfer_ids_of_result
+from croupier.wallet.commands import Command, Outcome
 from croupier.wallet.state import AccountState
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class LedgerWriter:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         optimistic: bool = True,
         write_db: Database | None = None,
+        results_by_reference: bool = True,
     ) -> None:
         self._db = db
         # The optimistic write statement runs on this pool (generic plans: planned once per connection, not per batch).
@@ -92,6 +93,7 @@ class LedgerWriter:
         self._unavailable_after = unavailable_after
         self._clock = clock
         self._optimistic = optimistic
+        self._by_reference = results_by_reference
         self._queue: deque[_Entry] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -319,7 +321,9 @@ class LedgerWriter:
         if not applied.applier.new_requests:  # only replays and refusals: nothing to write
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
-            await repository.write_batch(connection, applied.applier, applied.now, applied.started_from)
+            await repository.write_batch(
+                connection, applied.applier, applied.now, applied.started_from, self._by_reference
+            )
 
     # -- the locked path ------------------------------------------------------------------------------------------
 
@@ -389,7 +393,9 @@ class LedgerWriter:
         async with self._db.transaction() as connection:
             applied = await self._load_and_apply(connection, commands, {}, lock=True)
             applied_keys.update(applied.applied_keys)
-            await repository.write_batch(connection, applied.applier, applied.now, applied.started_from)
+            await repository.write_batch(
+                connection, applied.applier, applied.now, applied.started_from, self._by_reference
+            )
         # Committed: every account the batch locked now holds exactly these totals (touched or not).
         self._remember_committed(applied.applier.accounts)
         return applied.outcomes
@@ -416,8 +422,13 @@ class LedgerWriter:
         for target_key in target_keys:  # a reversal by key: the stored result names the original transfers
             stored = requests.get(target_key)
             if stored is not None:
-                transfer_ids.update(transfer_ids_of_result(stored.result))
+                transfer_ids.update(results.referenced_ids(stored.result))
+        referenced = [stored for stored in requests.values() if results.is_by_reference(stored.result)]
+        for stored in referenced:  # a result stored by reference: its transfers are read back to replay it
+            transfer_ids.update(results.referenced_ids(stored.result))
         transfers, by_key = await repository.load_transfers(connection, list(transfer_ids))
+        for stored in referenced:
+            stored.result = results.expand(stored.result, transfers)
         account_ids = leg_accounts(commands)
         for known in transfers.values():
             account_ids.add(known.row["debit_account_id"])

@@ -9,6 +9,7 @@ import asyncpg
 
 from croupier.kit.ids import uuid7, uuid7_floor
 from croupier.kit.outbox import Event, write_events
+from croupier.wallet import results
 from croupier.wallet.rules import BatchApplier
 from croupier.wallet.state import AccountState, KnownTransfer, StoredRequest
 
@@ -123,7 +124,11 @@ SELECT wallet.expect_accounts_updated((SELECT count(*) FROM balances), $8)
 
 
 async def write_batch(
-    connection: Any, applier: BatchApplier, now: datetime, started_from: Mapping[UUID, tuple[int, int, int, int]]
+    connection: Any,
+    applier: BatchApplier,
+    now: datetime,
+    started_from: Mapping[UUID, tuple[int, int, int, int]],
+    by_reference: bool = True,
 ) -> None:
     """Write everything one batch produced in one statement: requests, transfers, balances, expiries, events.
 
@@ -134,10 +139,12 @@ async def write_batch(
     Each table's rows travel as one JSON array that PostgreSQL unpacks with json_to_recordset: serialising them with
     orjson costs the writer far less than encoding a dozen typed array parameters element by element.
     Results and event payloads are nested objects in those arrays: for a `json` column json_to_recordset keeps the
-    exact text slice, so what is stored is byte for byte what orjson wrote, and a replay returns the same bytes.
+    exact text slice, so what is stored is byte for byte what orjson wrote. With `by_reference` a result's transfer
+    rows are stored as their ids (wallet/results.py): they are in this same statement's transfers.
     """
+    store = results.by_reference if by_reference else _whole
     requests = [
-        {"key": key, "kind": kind, "hash": digest.hex(), "result": result}
+        {"key": key, "kind": kind, "hash": digest.hex(), "result": store(result)}
         for key, kind, digest, result in applier.new_requests
     ]
     # Balances travel as arrays, sorted by id: the planner then joins them to accounts by primary key (json_to_recordset
@@ -172,6 +179,10 @@ async def write_batch(
         len(ids),
         *columns,
     )
+
+
+def _whole(result: dict[str, Any]) -> dict[str, Any]:
+    return result
 
 
 def _array_text(values: Iterable[object]) -> str:

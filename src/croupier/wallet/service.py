@@ -38,6 +38,7 @@ class WalletService:
         *,
         batch_max: int = 1000,
         optimistic_writer: bool = True,
+        results_by_reference: bool = True,
         hold_sweep_seconds: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -50,7 +51,12 @@ class WalletService:
         # writer sends it on a small pool of its own that plans it once per connection (docs/adr/0005).
         self._write_db = Database(db.url, min_size=1, max_size=MAX_WRITES_IN_FLIGHT, generic_plans=True)
         self.writer = LedgerWriter(
-            db, batch_max=batch_max, clock=clock, optimistic=optimistic_writer, write_db=self._write_db
+            db,
+            batch_max=batch_max,
+            clock=clock,
+            optimistic=optimistic_writer,
+            write_db=self._write_db,
+            results_by_reference=results_by_reference,
         )
         self._hold_sweep_seconds = hold_sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
