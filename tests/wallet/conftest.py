@@ -1,7 +1,9 @@
 """Ledger fixtures: a brand's house bankroll and funded player accounts, opened through the client under test."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -54,13 +56,22 @@ def open_player(wallet_client: WalletClient, house: AccountOut) -> OpenPlayer:
     return open_player
 
 
-@pytest.fixture
-async def second_writer(platform: Platform, database_url: str) -> AsyncIterator[WalletService]:
+@contextlib.asynccontextmanager
+async def other_wallet_process(platform: Platform, database_url: str, **options: Any) -> AsyncIterator[WalletService]:
     """Another wallet service on the same database, with its own pool: what a second wallet process is."""
     db = Database(database_url, min_size=1, max_size=4)
     await db.connect()
-    service = WalletService(db, platform.currencies, optimistic_writer=False)
+    service = WalletService(db, platform.currencies, **options)
     await service.start()
-    yield service
-    await service.stop()
-    await db.close()
+    try:
+        yield service
+    finally:
+        await service.stop()
+        await db.close()
+
+
+@pytest.fixture
+async def second_writer(platform: Platform, database_url: str) -> AsyncIterator[WalletService]:
+    """A second wallet process whose writer takes the locked path."""
+    async with other_wallet_process(platform, database_url, optimistic_writer=False) as service:
+        yield service
