@@ -1,6 +1,7 @@
 """`croupier bench ...`: benchmark commands (they print numbers, and JSON with --json; they never fail a build)."""
 
 import json
+import signal
 import sys
 from typing import Annotated
 
@@ -10,6 +11,14 @@ from rich.console import Console
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (commands that print numbers, never tests).")
 console = Console()
 err = Console(stderr=True)
+
+
+@bench_app.callback()
+def _stop_on_sigterm_as_on_ctrl_c() -> None:
+    """A benchmark stopped with SIGTERM (a CI timeout, `kill`) cleans up as on Ctrl-C: its embedded PostgreSQL and the
+    servers it started are stopped and its temporary directory (gigabytes after a run) is removed. Python's default
+    for SIGTERM would end the process on the spot and leave them behind."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @bench_app.command("wallet")
