@@ -4,6 +4,7 @@ Checked on both paths to it: the lean command path (money-moving POSTs) and the 
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -51,21 +52,25 @@ def transfer_body() -> dict[str, object]:
     }
 
 
+# Headers are made when the test runs, not when it is collected: a token made at collection would expire (10
+# minutes) before a test late in a long run gets to use it, and be refused as unauthenticated instead of forbidden.
 @pytest.mark.parametrize(
-    ("headers", "status", "code"),
+    ("make_headers", "status", "code"),
     [
-        ({}, 401, "unauthenticated"),
-        ({"authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthenticated"),
-        (bearer("not-a-jwt"), 401, "unauthenticated"),
-        (bearer(token(SERVICE)[:-3] + "abc"), 401, "unauthenticated"),  # tampered signature
-        (bearer(token(SERVICE, issued_at=datetime.now(UTC) - timedelta(minutes=11))), 401, "unauthenticated"),
-        (bearer(token(PLAYER)), 403, "forbidden"),
-        (bearer(token(admin("support"))), 403, "forbidden"),  # support reads, never moves money
+        (lambda: {}, 401, "unauthenticated"),
+        (lambda: {"authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthenticated"),
+        (lambda: bearer("not-a-jwt"), 401, "unauthenticated"),
+        (lambda: bearer(token(SERVICE)[:-3] + "abc"), 401, "unauthenticated"),  # tampered signature
+        (lambda: bearer(token(SERVICE, issued_at=datetime.now(UTC) - timedelta(minutes=11))), 401, "unauthenticated"),
+        (lambda: bearer(token(PLAYER)), 403, "forbidden"),
+        (lambda: bearer(token(admin("support"))), 403, "forbidden"),  # support reads, never moves money
     ],
+    ids=["none", "basic", "not-a-jwt", "tampered", "expired", "player", "support-admin"],
 )
 async def test_money_moving_call_when_not_a_service_or_finance_admin_is_refused_and_writes_nothing(
-    http: httpx.AsyncClient, platform: Platform, headers: dict[str, str], status: int, code: str
+    http: httpx.AsyncClient, platform: Platform, make_headers: Callable[[], dict[str, str]], status: int, code: str
 ) -> None:
+    headers = make_headers()
     async with http:
         body = transfer_body()
         response = await http.post("/v1/wallet/transfers", json=body, headers=headers)
