@@ -42,7 +42,8 @@ from croupier.cashier.schemas import (
 from croupier.identity.client import PlayerNotFound
 from croupier.kit.auth import Forbidden, Unauthenticated
 from croupier.kit.errors import DomainError, InternalError, NotFound, ServiceUnavailable, ValidationFailed
-from croupier.kit.remote_errors import error_from_problem, errors_by_code
+from croupier.kit.remote_errors import errors_by_code
+from croupier.kit.service_http import ServiceHttp
 
 if TYPE_CHECKING:
     from croupier.cashier.service import CashierService
@@ -209,27 +210,21 @@ class HttpCashierClient:
         timeout: float = 10.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
-        self._owns_http = http is None
-        self._token = token
+        self._api = ServiceHttp(
+            base_url,
+            service="cashier",
+            prefix="/v1/cashier/admin",
+            errors=_ERRORS_BY_CODE,
+            token=token,
+            timeout=timeout,
+            http=http,
+        )
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._api.aclose()
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        try:
-            token = self._token() if callable(self._token) else self._token
-            response = await self._http.get(
-                "/v1/cashier/admin" + path,
-                params={k: str(v) for k, v in (params or {}).items() if v is not None},
-                headers={"authorization": f"Bearer {token}"} if token else None,
-            )
-        except httpx.TransportError as error:
-            raise ServiceUnavailable(f"cashier unreachable: {error}") from error
-        if response.status_code >= 400:
-            raise error_from_problem(response, "cashier", _ERRORS_BY_CODE)
-        return response.json()
+        return await self._api.request("GET", path, params=params)
 
     async def methods(self, player_id: UUID) -> list[MethodOut]:
         return [MethodOut.model_validate(item) for item in await self._get(f"/players/{player_id}/methods")]

@@ -18,7 +18,8 @@ from croupier.identity.errors import IDENTITY_ERRORS, BrandNotFound, PlayerNotFo
 from croupier.identity.schemas import BrandOut, PlayerOut, SessionOut
 from croupier.kit.auth import Forbidden, Unauthenticated
 from croupier.kit.errors import DomainError, NotFound, ServiceUnavailable, ValidationFailed
-from croupier.kit.remote_errors import error_from_problem, errors_by_code
+from croupier.kit.remote_errors import errors_by_code
+from croupier.kit.service_http import ServiceHttp
 
 if TYPE_CHECKING:
     from croupier.identity.service import IdentityService
@@ -88,23 +89,21 @@ class HttpIdentityClient:
         timeout: float = 10.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
-        self._owns_http = http is None
-        self._token = token
+        self._api = ServiceHttp(
+            base_url,
+            service="identity",
+            prefix="/v1/identity",
+            errors=_ERRORS_BY_CODE,
+            token=token,
+            timeout=timeout,
+            http=http,
+        )
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._api.aclose()
 
     async def _get(self, path: str) -> Any:
-        token = self._token() if callable(self._token) else self._token
-        try:
-            response = await self._http.get("/v1/identity" + path, headers={"Authorization": f"Bearer {token}"})
-        except httpx.TransportError as error:
-            raise ServiceUnavailable(f"identity unreachable: {error}") from error
-        if response.status_code >= 400:
-            raise error_from_problem(response, "identity", _ERRORS_BY_CODE)
-        return response.json()
+        return await self._api.request("GET", path)
 
     async def get_player(self, player_id: UUID) -> PlayerOut:
         return PlayerOut.model_validate(await self._get(f"/admin/players/{player_id}"))

@@ -26,7 +26,8 @@ from croupier.kit.errors import (
     UnknownCurrency,
     ValidationFailed,
 )
-from croupier.kit.remote_errors import error_from_problem, errors_by_code
+from croupier.kit.remote_errors import errors_by_code
+from croupier.kit.service_http import ServiceHttp
 from croupier.wallet.errors import (
     WALLET_ERRORS,
     AccountExists,
@@ -298,29 +299,22 @@ class HttpWalletClient:
         timeout: float = 10.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
-        self._owns_http = http is None
-        self._token = token
+        self._api = ServiceHttp(
+            base_url,
+            service="wallet",
+            prefix="/v1/wallet",
+            errors=_ERRORS_BY_CODE,
+            token=token,
+            timeout=timeout,
+            http=http,
+            unreachable_hint="; retry with the same idempotency key",
+        )
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._api.aclose()
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
-        try:
-            token = self._token() if callable(self._token) else self._token
-            response = await self._http.request(
-                method,
-                "/v1/wallet" + path,
-                json=json,
-                params={k: v for k, v in (params or {}).items() if v is not None},
-                headers={"authorization": f"Bearer {token}"} if token else None,
-            )
-        except httpx.TransportError as error:
-            raise ServiceUnavailable(f"wallet unreachable: {error}; retry with the same idempotency key") from error
-        if response.status_code >= 400:
-            raise error_from_problem(response, "wallet", _ERRORS_BY_CODE)
-        return response.json()
+        return await self._api.request(method, path, json=json, params=params)
 
     async def open_account(self, request: OpenAccountRequest) -> AccountOut:
         data = await self._call("POST", "/accounts", json=request.model_dump(mode="json"))
