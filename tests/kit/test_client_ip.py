@@ -8,10 +8,10 @@ import uvicorn
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from croupier.cli import server_config
 from croupier.kit.client_ip import client_ip
 from croupier.kit.config import Settings
 from croupier.kit.embedded_pg import find_free_port
+from croupier.serving import server_config
 
 
 def request(peer: str, forwarded: list[str] | None = None) -> Request:
