@@ -120,13 +120,13 @@ async def test_account_changed_between_read_and_write_fails_the_guard_and_applie
     interfere = once(lambda: foreign.transfer(foreign_request))  # type: ignore[arg-type,return-value]
     real_write = repository.write_batch
 
-    async def let_the_other_writer_commit_then_write(connection: Any, applier: Any, *args: Any) -> None:
+    async def let_the_other_writer_commit_then_write(connection: Any, write: Any) -> None:
         # Our batch took the player's totals (from its own last commit, or from a read) and applied the bet on
         # them; the other writer commits now, before our write. The other writer's own write passes through here
         # too, after `once` has fired, and goes straight on.
-        if player.id in applier.touched:
+        if player.id in write.applier.touched:
             await interfere()
-        await real_write(connection, applier, *args)
+        await real_write(connection, write)
 
     monkeypatch.setattr(repository, "write_batch", let_the_other_writer_commit_then_write)
     assert platform.wallet is not None
@@ -416,14 +416,14 @@ async def test_write_of_other_accounts_goes_ahead_of_a_slow_write_and_both_apply
     real_write = repository.write_batch
     held = False
 
-    async def write_holding_the_slow_players_batch(connection: Any, applier: Any, *args: Any) -> None:
+    async def write_holding_the_slow_players_batch(connection: Any, write: Any) -> None:
         nonlocal held
-        if slow_player.id in applier.touched and not held and not connection.is_in_transaction():
+        if slow_player.id in write.applier.touched and not held and not connection.is_in_transaction():
             held = True
             await release.wait()
             if held_write_fails:
                 raise asyncpg.SerializationError("simulated: the slow batch's accounts changed")
-        await real_write(connection, applier, *args)
+        await real_write(connection, write)
 
     monkeypatch.setattr(repository, "write_batch", write_holding_the_slow_players_batch)
     side_by_side_before = writer.side_by_side_writes
@@ -460,7 +460,8 @@ async def test_batch_on_the_accounts_of_a_write_in_flight_is_written_before_that
     monkeypatch: pytest.MonkeyPatch,
     db: asyncpg.Connection,
 ) -> None:
-    """A batch applied on a write in flight is chained behind it: its write is sent the moment that write succeeds.
+    """A batch applied on a write in flight is chained behind it: its write is encoded while that write runs, and sent
+    the moment it succeeds.
 
     Answering the first write's callers (and letting them send their next requests) must not hold up the database:
     otherwise PostgreSQL and Python take turns instead of working at the same time.
@@ -473,16 +474,23 @@ async def test_batch_on_the_accounts_of_a_write_in_flight_is_written_before_that
     real_write = repository.write_batch
     first_key, second_key = key("first"), key("second")
 
-    async def recording_write(connection: Any, applier: Any, *args: Any) -> None:
-        keys = {request_key for request_key, *_ in applier.new_requests}
+    async def recording_write(connection: Any, write: Any) -> None:
+        keys = {request_key for request_key, *_ in write.applier.new_requests}
         if first_key in keys and not connection.is_in_transaction():
             events.append("first written")
             await release.wait()
         if second_key in keys:
             events.append("second written")
-        await real_write(connection, applier, *args)
+        await real_write(connection, write)
+
+    class RecordingBatchWrite(repository.BatchWrite):
+        def __init__(self, applier: Any, *args: Any) -> None:
+            super().__init__(applier, *args)
+            if second_key in {request_key for request_key, *_ in applier.new_requests}:
+                events.append("second encoded")
 
     monkeypatch.setattr(repository, "write_batch", recording_write)
+    monkeypatch.setattr(repository, "BatchWrite", RecordingBatchWrite)
     chained_before = writer.chained_writes
 
     async def first_caller() -> None:
@@ -502,12 +510,17 @@ async def test_batch_on_the_accounts_of_a_write_in_flight_is_written_before_that
             break
         await asyncio.sleep(0.002)
     assert writer.chained_writes == chained_before + 1
-    assert events == ["first written"]  # not sent while the first is in flight
+    for _ in range(500):
+        if len(events) > 1:
+            break
+        await asyncio.sleep(0.002)
+    # Encoded while the first is in flight, so that it can go the moment the first succeeds; not sent before that.
+    assert events == ["first written", "second encoded"]
     release.set()
     await asyncio.wait_for(first, timeout=10)
     assert (await asyncio.wait_for(second, timeout=10)).debit_balance.posted == 10
 
-    assert events == ["first written", "second written", "first answered"]
+    assert events == ["first written", "second encoded", "second written", "first answered"]
     assert (await client.get_balance(player.id)).posted == 10
     stored = await db.fetchval(
         "SELECT count(*) FROM wallet.transfers WHERE request_key = ANY($1::text[])", [first_key, second_key]

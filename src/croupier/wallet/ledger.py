@@ -313,17 +313,19 @@ class LedgerWriter:
 
     async def _write(self, applied: AppliedBatch, after: tuple["asyncio.Task[None]", ...] = ()) -> None:
         """Write a batch applied in memory, once the writes it was applied on (`after`) have succeeded."""
+        write = None
+        if applied.applier.new_requests:  # else only replays and refusals: nothing to write
+            # Encoded now, while the writes it waits for are still running: sent the moment they succeed.
+            write = repository.BatchWrite(applied.applier, applied.now, applied.started_from, self._by_reference)
         if after:
             await asyncio.wait(after)
-            if any(write.cancelled() or write.exception() is not None for write in after):
+            if any(earlier.cancelled() or earlier.exception() is not None for earlier in after):
                 # It was applied on top of totals that were never written (its compare-and-swap would fail too).
                 raise _EarlierWriteFailed()
-        if not applied.applier.new_requests:  # only replays and refusals: nothing to write
+        if write is None:
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
-            await repository.write_batch(
-                connection, applied.applier, applied.now, applied.started_from, self._by_reference
-            )
+            await repository.write_batch(connection, write)
 
     # -- the locked path ------------------------------------------------------------------------------------------
 
@@ -394,7 +396,8 @@ class LedgerWriter:
             applied = await self._load_and_apply(connection, commands, {}, lock=True)
             applied_keys.update(applied.applied_keys)
             await repository.write_batch(
-                connection, applied.applier, applied.now, applied.started_from, self._by_reference
+                connection,
+                repository.BatchWrite(applied.applier, applied.now, applied.started_from, self._by_reference),
             )
         # Committed: every account the batch locked now holds exactly these totals (touched or not).
         self._remember_committed(applied.applier.accounts)

@@ -9,6 +9,7 @@ import asyncpg
 
 from croupier.kit.ids import uuid7, uuid7_floor
 from croupier.kit.outbox import Event, write_events
+from croupier.kit.serialization import dumps_str
 from croupier.wallet import results
 from croupier.wallet.rules import BatchApplier
 from croupier.wallet.state import AccountState, KnownTransfer, StoredRequest
@@ -86,13 +87,13 @@ _WRITE_BATCH = """
 WITH new_requests AS (
     INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
     SELECT r.key, r.kind, decode(r.hash, 'hex'), r.result, $7
-    FROM json_to_recordset($1::json) AS r(key text, kind text, hash text, result json)
+    FROM json_to_recordset($1::text::json) AS r(key text, kind text, hash text, result json)
 ), new_transfers AS (
     INSERT INTO wallet.transfers (id, request_key, position, kind, type, brand_id, debit_account_id,
         credit_account_id, amount, currency, hold_id, reverses_id, expires_at, metadata, created_at)
     SELECT t.id, t.idempotency_key, t.position, t.kind, t.type, t.brand_id, t.debit_account_id,
         t.credit_account_id, t.amount, t.currency, t.hold_id, t.reverses_id, t.expires_at, t.metadata, $7
-    FROM json_to_recordset($2::json) AS t(id uuid, idempotency_key text, position int2, kind text, type text,
+    FROM json_to_recordset($2::text::json) AS t(id uuid, idempotency_key text, position int2, kind text, type text,
         brand_id text, debit_account_id uuid, credit_account_id uuid, amount int8, currency text, hold_id uuid,
         reverses_id uuid, expires_at timestamptz, metadata jsonb)
 ), balances AS (
@@ -111,74 +112,86 @@ WITH new_requests AS (
     RETURNING a.id
 ), new_expiries AS (
     INSERT INTO wallet.hold_expiries (hold_id, expires_at)
-    SELECT e.hold_id, e.expires_at FROM json_to_recordset($4::json) AS e(hold_id uuid, expires_at timestamptz)
+    SELECT e.hold_id, e.expires_at FROM json_to_recordset($4::text::json) AS e(hold_id uuid, expires_at timestamptz)
 ), resolved AS (
     DELETE FROM wallet.hold_expiries WHERE hold_id = ANY($5::uuid[])
 ), events AS (
     INSERT INTO wallet.outbox (id, type, version, occurred_at, brand_id, trace_id, payload)
     SELECT e.id, e.type, 1, $7, e.brand_id, e.trace_id, e.payload
-    FROM json_to_recordset($6::json) AS e(id uuid, type text, brand_id text, trace_id text, payload json)
+    FROM json_to_recordset($6::text::json) AS e(id uuid, type text, brand_id text, trace_id text, payload json)
 )
 SELECT wallet.expect_accounts_updated((SELECT count(*) FROM balances), $8)
 """
 
 
-async def write_batch(
-    connection: Any,
-    applier: BatchApplier,
-    now: datetime,
-    started_from: Mapping[UUID, tuple[int, int, int, int]],
-    by_reference: bool = True,
-) -> None:
-    """Write everything one batch produced in one statement: requests, transfers, balances, expiries, events.
+class BatchWrite:
+    """One batch's write statement with every parameter encoded, ready to send.
+
+    Made as soon as the batch is applied: a write chained behind one in flight does its encoding (a sixth of the
+    writer's Python per transfer) while that write runs, and is sent the moment it succeeds.
 
     `started_from` holds each account's totals as the batch read them. Every touched account is written only if its
     totals are still those; otherwise the statement fails with serialization_failure and writes nothing. Run outside
     a transaction, the statement is its own transaction: all of the batch or none of it.
 
-    Each table's rows travel as one JSON array that PostgreSQL unpacks with json_to_recordset: serialising them with
-    orjson costs the writer far less than encoding a dozen typed array parameters element by element.
+    Each table's rows travel as one JSON array (orjson text) that PostgreSQL unpacks with json_to_recordset: that
+    costs the writer far less than encoding a dozen typed array parameters element by element.
     Results and event payloads are nested objects in those arrays: for a `json` column json_to_recordset keeps the
     exact text slice, so what is stored is byte for byte what orjson wrote. With `by_reference` a result's transfer
     rows are stored as their ids (wallet/results.py): they are in this same statement's transfers.
     """
-    store = results.by_reference if by_reference else _whole
-    requests = [
-        {"key": key, "kind": kind, "hash": digest.hex(), "result": store(result)}
-        for key, kind, digest, result in applier.new_requests
-    ]
-    # Balances travel as arrays, sorted by id: the planner then joins them to accounts by primary key (json_to_recordset
-    # always says 100 rows, which made it scan the whole accounts table), and the UPDATE locks the rows in id order.
-    # Each array is sent as its text form ('{1,2,3}') and cast in SQL: asyncpg's encoder would check every element
-    # of a typed array parameter in Python, and that cost the writer more than building the text.
-    ids = sorted(applier.touched)
-    accounts = applier.accounts
-    rows = [(*accounts[account_id].counters(), *started_from[account_id]) for account_id in ids]
-    columns = [_array_text(column) for column in zip(*rows, strict=True)] if rows else ["{}"] * 8
-    expiries = [{"hold_id": hold_id, "expires_at": expires_at} for hold_id, expires_at in applier.new_expiries]
-    events = [
-        {
-            # A transfer has exactly one event, so the transfer's UUIDv7 serves as the event id.
-            "id": payload.get("id") or uuid7(),
-            "type": type_,
-            "brand_id": brand or None,
-            "trace_id": trace,
-            "payload": payload,
-        }
-        for type_, brand, payload, trace in applier.events
-    ]
-    await connection.execute(
-        _WRITE_BATCH,  # the connection's json codec serialises each list with orjson
-        requests,
-        applier.new_transfers,
-        _array_text(ids),
-        expiries,
-        applier.resolved_holds,
-        events,
-        now,
-        len(ids),
-        *columns,
-    )
+
+    __slots__ = ("applier", "parameters")
+
+    def __init__(
+        self,
+        applier: BatchApplier,
+        now: datetime,
+        started_from: Mapping[UUID, tuple[int, int, int, int]],
+        by_reference: bool = True,
+    ) -> None:
+        self.applier = applier
+        store = results.by_reference if by_reference else _whole
+        requests = [
+            {"key": key, "kind": kind, "hash": digest.hex(), "result": store(result)}
+            for key, kind, digest, result in applier.new_requests
+        ]
+        # Balances travel as arrays, sorted by id: the planner then joins them to accounts by primary key
+        # (json_to_recordset always says 100 rows, which made it scan the whole accounts table), and the UPDATE locks
+        # the rows in id order. Each array is sent as its text form ('{1,2,3}') and cast in SQL: asyncpg's encoder
+        # would check every element of a typed array parameter in Python, and that cost more than building the text.
+        ids = sorted(applier.touched)
+        accounts = applier.accounts
+        rows = [(*accounts[account_id].counters(), *started_from[account_id]) for account_id in ids]
+        columns = [_array_text(column) for column in zip(*rows, strict=True)] if rows else ["{}"] * 8
+        expiries = [{"hold_id": hold_id, "expires_at": expires_at} for hold_id, expires_at in applier.new_expiries]
+        events = [
+            {
+                # A transfer has exactly one event, so the transfer's UUIDv7 serves as the event id.
+                "id": payload.get("id") or uuid7(),
+                "type": type_,
+                "brand_id": brand or None,
+                "trace_id": trace,
+                "payload": payload,
+            }
+            for type_, brand, payload, trace in applier.events
+        ]
+        self.parameters = (
+            dumps_str(requests),
+            dumps_str(applier.new_transfers),
+            _array_text(ids),
+            dumps_str(expiries),
+            applier.resolved_holds,
+            dumps_str(events),
+            now,
+            len(ids),
+            *columns,
+        )
+
+
+async def write_batch(connection: Any, write: BatchWrite) -> None:
+    """Send a batch's write (see BatchWrite)."""
+    await connection.execute(_WRITE_BATCH, *write.parameters)
 
 
 def _whole(result: dict[str, Any]) -> dict[str, Any]:
