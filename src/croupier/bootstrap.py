@@ -130,6 +130,7 @@ async def bootstrap(
                 batch_max=settings.wallet_batch_max,
                 optimistic_writer=settings.wallet_optimistic_writer,
                 results_by_reference=settings.wallet_results_by_reference,
+                events_by_reference=settings.wallet_events_by_reference,
                 hold_sweep_seconds=settings.wallet_hold_sweep_seconds,
             )
             await platform.wallet.start()

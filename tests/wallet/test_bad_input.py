@@ -71,6 +71,7 @@ class Snapshot:
     transfers: int
     requests: int
     outbox: int
+    transfer_events: int
     accounts: int
     hold_expiries: int
     currencies: int
@@ -84,6 +85,7 @@ SNAPSHOT_SQL = """
 SELECT (SELECT count(*) FROM wallet.transfers) AS transfers,
        (SELECT count(*) FROM wallet.requests) AS requests,
        (SELECT count(*) FROM wallet.outbox) AS outbox,
+       (SELECT count(*) FROM wallet.transfer_events) AS transfer_events,
        (SELECT count(*) FROM wallet.accounts) AS accounts,
        (SELECT count(*) FROM wallet.hold_expiries) AS hold_expiries,
        (SELECT count(*) FROM wallet.currencies) AS currencies,

@@ -1,7 +1,6 @@
 """Transfers, batches, idempotency and reversals, through the client contract (in-process and HTTP alike)."""
 
 import asyncio
-import json
 
 import asyncpg
 import pytest
@@ -282,23 +281,6 @@ async def test_transfer_list_pages_newest_first_without_gaps(
     assert seen[-1].type == "deposit"
 
 
-async def test_committed_transfer_writes_its_event_to_outbox(
-    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
-) -> None:
-    player = await open_player(100)
-    result = await wallet_client.transfer(bet(player, house, 10))
-    row = await db.fetchrow(
-        "SELECT type, version, brand_id, trace_id, payload FROM wallet.outbox WHERE payload->>'id' = $1",
-        str(result.transfer.id),
-    )
-    assert row["type"] == "wallet.transfer.committed"
-    assert row["version"] == 1
-    assert row["brand_id"] == "brand-test"
-    payload = json.loads(row["payload"])
-    assert payload["amount"] == 10
-    assert payload["debit_account_id"] == str(player.id)
-
-
 async def test_transfers_cannot_be_updated_or_deleted_in_the_database(
     wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
 ) -> None:
@@ -378,15 +360,14 @@ async def test_bet_replay_and_its_rollback_in_one_batch_reverse_the_bet(
     assert (await wallet_client.get_balance(player.id)).posted == 100
 
 
-async def test_outbox_event_parses_into_its_public_payload_type(
-    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+async def test_transfer_event_parses_into_its_public_payload_type(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
 ) -> None:
     player = await open_player(100)
     result = await wallet_client.transfer(bet(player, house, 10))
-    row = await db.fetchrow(
-        "SELECT type, payload FROM wallet.outbox WHERE payload->>'id' = $1", str(result.transfer.id)
-    )
-    payload = parse_payload(row["type"], json.loads(row["payload"]))
+    page = await wallet_client.read_events(limit=100)
+    event = next(event for event in page.items if event.id == result.transfer.id)
+    payload = parse_payload(event.type, event.payload)
     assert isinstance(payload, TransferCommitted)
     assert payload.id == result.transfer.id
     assert payload.amount == 10

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 
 import asyncpg
 
@@ -58,18 +59,59 @@ async def test_verify_when_player_negative_reports_it(
         """INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
            VALUES ('planted', 'transfer', '\\x00', '{}', now())"""
     )
+    planted = uuid.uuid4()
     await db.execute(
         """INSERT INTO wallet.transfers (id, request_key, kind, type, brand_id, debit_account_id, credit_account_id,
                amount, currency, created_at)
-           VALUES (gen_random_uuid(), 'planted', 'transfer', 'bet', 'brand-test', $1, $2, 5, 'EUR', now())""",
+           VALUES ($3, 'planted', 'transfer', 'bet', 'brand-test', $1, $2, 5, 'EUR', now())""",
         player.id,
         house.id,
+        planted,
     )
+    await db.execute("INSERT INTO wallet.transfer_events (transfer_ids) VALUES (ARRAY[$1::uuid])", planted)
     await db.execute("UPDATE wallet.accounts SET debits_posted = debits_posted + 5 WHERE id = $1", player.id)
     await db.execute("UPDATE wallet.accounts SET credits_posted = credits_posted + 5 WHERE id = $1", house.id)
     report = await verify_ledger(platform.db)
     assert [d.check for d in report.discrepancies] == ["no_negative_balance"]
     assert report.discrepancies[0].subject == str(player.id)
+
+
+async def test_verify_reports_a_transfer_without_its_event_or_with_two_and_an_event_of_no_transfer(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, platform: Platform, db: asyncpg.Connection
+) -> None:
+    player = await open_player(100)
+    silent = uuid.uuid4()
+    await db.execute(
+        """INSERT INTO wallet.requests (key, kind, request_hash, result, created_at)
+           VALUES ('planted', 'transfer', '\\x00', '{}', now())"""
+    )
+    await db.execute(  # balanced: both accounts' totals move with it below, so only its missing event is wrong
+        """INSERT INTO wallet.transfers (id, request_key, kind, type, brand_id, debit_account_id, credit_account_id,
+               amount, currency, created_at)
+           VALUES ($3, 'planted', 'transfer', 'deposit', 'brand-test', $1, $2, 5, 'EUR', now())""",
+        house.id,
+        player.id,
+        silent,
+    )
+    await db.execute("UPDATE wallet.accounts SET debits_posted = debits_posted + 5 WHERE id = $1", house.id)
+    await db.execute("UPDATE wallet.accounts SET credits_posted = credits_posted + 5 WHERE id = $1", player.id)
+    funded = await db.fetchval(
+        "SELECT id FROM wallet.transfers WHERE credit_account_id = $1 AND id <> $2", player.id, silent
+    )
+    await db.execute("INSERT INTO wallet.transfer_events (transfer_ids) VALUES (ARRAY[$1::uuid])", funded)  # twice
+    ghost = uuid.uuid4()
+    await db.execute(
+        """INSERT INTO wallet.outbox (id, type, version, occurred_at, payload)
+           VALUES ($1, 'wallet.transfer.committed', 1, now(), json_build_object('id', $1::uuid))""",
+        ghost,
+    )
+    report = await verify_ledger(platform.db)
+    found = {(d.check, d.subject, d.detail) for d in report.discrepancies}
+    assert found == {
+        ("transfer_has_one_event", str(silent), "0 events instead of exactly one"),
+        ("transfer_has_one_event", str(funded), "2 events instead of exactly one"),
+        ("transfer_has_one_event", str(ghost), "an event names this transfer, which does not exist"),
+    }
 
 
 async def test_verify_command_exits_nonzero_on_discrepancy(

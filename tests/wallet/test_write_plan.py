@@ -5,6 +5,7 @@ of the table: a new brand's thousand accounts read whole on every batch cost Pos
 transfer at small batches. And the UPDATE must lock the rows in id order, as it reaches them.
 """
 
+import re
 from typing import Any
 
 from croupier.kit.db import Database
@@ -18,7 +19,9 @@ async def _generic_plan(database_url: str) -> str:
         async with db.connection() as connection:
             # As the pool runs it: prepared, then executed with force_generic_plan (the plan ignores the values).
             await connection.execute("PREPARE probe_batch_write AS " + _WRITE_BATCH)
-            rows: list[Any] = await connection.fetch(f"EXPLAIN EXECUTE probe_batch_write({', '.join(['NULL'] * 16)})")
+            parameters = max(int(number) for number in re.findall(r"\$(\d+)", _WRITE_BATCH))
+            nulls = ", ".join(["NULL"] * parameters)
+            rows: list[Any] = await connection.fetch(f"EXPLAIN EXECUTE probe_batch_write({nulls})")
             await connection.execute("DEALLOCATE probe_batch_write")
     finally:
         await db.close()

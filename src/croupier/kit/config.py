@@ -38,6 +38,14 @@ class Settings(BaseSettings):
             "transfer is stored again with the key. Keep false while a wallet process older than this setting runs."
         ),
     )
+    wallet_events_by_reference: bool = Field(
+        default=True,
+        description=(
+            "Write a transfer's event as a reference to the transfer (one wallet.transfer_events row per batch); the "
+            "event feed renders it from the transfer row (ADR 0005, session 7). False: each event is written whole "
+            "to wallet.outbox. Keep false while a wallet process older than this setting serves the event feed."
+        ),
+    )
     wallet_optimistic_writer: bool = Field(
         default=True,
         description=(

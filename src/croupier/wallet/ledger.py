@@ -85,6 +85,7 @@ class LedgerWriter:
         optimistic: bool = True,
         write_db: Database | None = None,
         results_by_reference: bool = True,
+        events_by_reference: bool = True,
     ) -> None:
         self._db = db
         # The optimistic write statement runs on this pool (generic plans: planned once per connection, not per batch).
@@ -94,6 +95,7 @@ class LedgerWriter:
         self._clock = clock
         self._optimistic = optimistic
         self._by_reference = results_by_reference
+        self._events_by_reference = events_by_reference
         self._queue: deque[_Entry] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -316,7 +318,7 @@ class LedgerWriter:
         write = None
         if applied.applier.new_requests:  # else only replays and refusals: nothing to write
             # Encoded now, while the writes it waits for are still running: sent the moment they succeed.
-            write = repository.BatchWrite(applied.applier, applied.now, applied.started_from, self._by_reference)
+            write = self._batch_write(applied)
         if after:
             await asyncio.wait(after)
             if any(earlier.cancelled() or earlier.exception() is not None for earlier in after):
@@ -326,6 +328,11 @@ class LedgerWriter:
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
             await repository.write_batch(connection, write)
+
+    def _batch_write(self, applied: AppliedBatch) -> repository.BatchWrite:
+        return repository.BatchWrite(
+            applied.applier, applied.now, applied.started_from, self._by_reference, self._events_by_reference
+        )
 
     # -- the locked path ------------------------------------------------------------------------------------------
 
@@ -397,7 +404,7 @@ class LedgerWriter:
             applied_keys.update(applied.applied_keys)
             await repository.write_batch(
                 connection,
-                repository.BatchWrite(applied.applier, applied.now, applied.started_from, self._by_reference),
+                self._batch_write(applied),
             )
         # Committed: every account the batch locked now holds exactly these totals (touched or not).
         self._remember_committed(applied.applier.accounts)

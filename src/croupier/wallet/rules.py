@@ -45,7 +45,11 @@ class BatchApplier:
         self.transfers_by_key = transfers_by_key
         self.new_requests: list[tuple[str, str, bytes, dict[str, Any]]] = []
         self.new_transfers: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str, dict[str, Any], str | None]] = []  # type, brand, payload, trace
+        # Each new transfer's event is the transfer row itself (EVENT_TYPES gives its type); its trace id is kept in
+        # `transfer_traces`, in the order of `new_transfers`. `events` holds every other event: type, brand, payload,
+        # trace.
+        self.transfer_traces: list[str | None] = []
+        self.events: list[tuple[str, str, dict[str, Any], str | None]] = []
         self.new_expiries: list[tuple[UUID, datetime]] = []
         self.resolved_holds: list[UUID] = []
         self.touched: set[UUID] = set()
@@ -365,7 +369,7 @@ class BatchApplier:
         self.touched.add(credit.id)
         self.transfers[row["id"]] = KnownTransfer(row)
         self.transfers_by_key.setdefault(command.key, []).append(row["id"])
-        self.events.append((EVENT_TYPES[kind], debit.brand_id, row, command.trace_id))
+        self.transfer_traces.append(command.trace_id)
         return row
 
 

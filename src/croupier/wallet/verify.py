@@ -8,7 +8,9 @@ Checks:
   5. hold resolutions match their hold (accounts, amount not above it, only holds resolved);
   6. reversals mirror the transfer they reverse (accounts swapped, same amount) and reverse only money movements;
   7. every transfer belongs to an acknowledged request (an idempotency record);
-  8. every account, hold and reversed transfer a transfer refers to exists.
+  8. every account, hold and reversed transfer a transfer refers to exists;
+  9. every transfer has exactly one event (in wallet.outbox, or named by wallet.transfer_events), and every event of
+     a transfer names one that exists.
 """
 
 from dataclasses import dataclass, field
@@ -109,6 +111,22 @@ WHERE t.hold_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM wallet.transfers h WHE
 UNION ALL
 SELECT t.id, 'reversed transfer' FROM wallet.transfers t
 WHERE t.reverses_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM wallet.transfers o WHERE o.id = t.reverses_id)
+LIMIT 1000
+"""
+
+_TRANSFER_EVENTS = """
+WITH named AS (
+    SELECT unnest(transfer_ids) AS id FROM wallet.transfer_events
+    UNION ALL
+    SELECT (payload->>'id')::uuid FROM wallet.outbox
+    WHERE type IN ('wallet.transfer.committed', 'wallet.hold.created', 'wallet.hold.posted', 'wallet.hold.voided',
+                   'wallet.hold.expired')
+), counted AS (
+    SELECT id, count(*) AS events FROM named GROUP BY id
+)
+SELECT coalesce(t.id, c.id) AS id, coalesce(c.events, 0) AS events, t.id IS NULL AS no_transfer
+FROM wallet.transfers t FULL JOIN counted c ON c.id = t.id
+WHERE t.id IS NULL OR c.events IS DISTINCT FROM 1
 LIMIT 1000
 """
 
@@ -224,6 +242,16 @@ async def verify_ledger(db: Database) -> VerifyReport:
                 Discrepancy(
                     "transfer_has_request",
                     f"no idempotency record for key {row['request_key']!r}",
+                    str(row["id"]),
+                )
+            )
+        for row in await connection.fetch(_TRANSFER_EVENTS):
+            problems.append(
+                Discrepancy(
+                    "transfer_has_one_event",
+                    "an event names this transfer, which does not exist"
+                    if row["no_transfer"]
+                    else f"{row['events']} events instead of exactly one",
                     str(row["id"]),
                 )
             )
