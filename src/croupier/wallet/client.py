@@ -10,10 +10,11 @@ safe and returns the original result.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 import httpx
+from pydantic import BaseModel
 
 from croupier.kit.auth import Forbidden, Unauthenticated
 from croupier.kit.errors import (
@@ -192,6 +193,20 @@ class WalletClient(Protocol):
         ...
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validator(model: type[_M]) -> Callable[[Any], _M]:
+    """pydantic's validator of `model`, called directly: model_validate's Python wrapper around it costs a quarter as
+    much again, on every transfer an in-process caller makes."""
+    return model.__pydantic_validator__.validate_python
+
+
+_transfer_result = _validator(TransferResultOut)
+_batch_result = _validator(BatchResultOut)
+_reversal = _validator(ReversalOut)
+
+
 class InProcessWalletClient:
     """Calls the wallet service in this process."""
 
@@ -225,27 +240,27 @@ class InProcessWalletClient:
 
     async def transfer(self, request: CreateTransferRequest) -> TransferResultOut:
         result, _ = await self._service.transfer(request)
-        return TransferResultOut.model_validate(result)
+        return _transfer_result(result)
 
     async def transfer_batch(self, request: CreateBatchRequest) -> BatchResultOut:
         result, _ = await self._service.transfer_batch(request)
-        return BatchResultOut.model_validate(result)
+        return _batch_result(result)
 
     async def create_hold(self, request: CreateHoldRequest) -> TransferResultOut:
         result, _ = await self._service.create_hold(request)
-        return TransferResultOut.model_validate(result)
+        return _transfer_result(result)
 
     async def post_hold(self, hold_id: UUID, request: PostHoldRequest) -> TransferResultOut:
         result, _ = await self._service.post_hold(hold_id, request)
-        return TransferResultOut.model_validate(result)
+        return _transfer_result(result)
 
     async def void_hold(self, hold_id: UUID, request: VoidHoldRequest) -> TransferResultOut:
         result, _ = await self._service.void_hold(hold_id, request)
-        return TransferResultOut.model_validate(result)
+        return _transfer_result(result)
 
     async def reverse(self, request: ReverseTransferRequest) -> ReversalOut:
         result, _ = await self._service.reverse(request)
-        return ReversalOut.model_validate(result)
+        return _reversal(result)
 
     async def get_transfer(self, transfer_id: UUID) -> TransferOut:
         return TransferOut.model_validate(await self._service.get_transfer(transfer_id))
