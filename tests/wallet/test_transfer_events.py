@@ -243,3 +243,43 @@ async def test_transfer_events_cannot_be_changed_in_the_database(
         await db.execute("DELETE FROM wallet.transfer_events")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await db.execute("TRUNCATE wallet.transfer_events")
+
+
+async def test_a_batch_of_hundreds_of_transfers_is_named_by_one_row_and_every_event_is_read_once(
+    platform: Platform, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+) -> None:
+    """Rows past a page's worth of ids are stored out of line by PostgreSQL; the feed pages through them alike."""
+    assert platform.wallet is not None
+    client = InProcessWalletClient(platform.wallet)
+    players = [await open_player(0) for _ in range(4)]
+    cursor = await _cursor_now(client)
+    requests = [
+        CreateBatchRequest(
+            idempotency_key=key("batch"),
+            transfers=[
+                TransferLegIn(
+                    debit_account_id=house.id,
+                    credit_account_id=players[leg % 4].id,
+                    amount=1,
+                    currency="EUR",
+                    type="deposit",
+                )
+                for leg in range(100)
+            ],
+        )
+        for _ in range(12)
+    ]
+    results = await asyncio.gather(*(client.transfer_batch(request) for request in requests))
+    ids = sorted(str(transfer.id) for result in results for transfer in result.transfers)
+    largest = await db.fetchval(
+        "SELECT max(cardinality(transfer_ids)) FROM wallet.transfer_events WHERE transfer_ids && $1::uuid[]",
+        [transfer.id for result in results for transfer in result.transfers],
+    )
+    assert largest > 510  # more than 8 kB of ids in one row: the writer took several requests as one batch
+
+    for page_size in (97, 500):
+        events, _ = await _feed(client, cursor, page_size)
+        assert sorted(e["id"] for e in events) == ids
+        assert len(events) == 1200
+    report = await verify_ledger(platform.db)
+    assert report.clean, report
