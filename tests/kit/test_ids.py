@@ -32,3 +32,31 @@ def test_uuid7_floor_when_compared_separates_earlier_instants_from_this_one_and_
         <= uuid7_at(MOMENT)
         < uuid7_floor(MOMENT + timedelta(milliseconds=1))
     )
+
+
+def _random_tails() -> tuple[int, int]:
+    from croupier.kit.ids import uuid7
+
+    tail = 0x3FFF_FFFF_FFFF_FFFF
+    return uuid7().int & tail, uuid7_at(MOMENT).int & tail
+
+
+def test_ids_minted_after_a_fork_differ_between_parent_and_child() -> None:
+    """The random tails come from a buffer of os.urandom bytes: a forked child must not reuse the parent's."""
+    import os
+
+    _random_tails()  # both buffers hold unread random bytes now
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, repr(_random_tails()).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child_tails = pipe.read()
+    os.waitpid(child, 0)
+    parent_plain, parent_at = _random_tails()
+    child_plain, child_at = (int(part) for part in child_tails.strip("()").split(","))
+    assert child_plain != parent_plain
+    assert child_at != parent_at
