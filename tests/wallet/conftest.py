@@ -9,7 +9,13 @@ import pytest
 
 from croupier.bootstrap import Platform
 from croupier.kit.db import Database
-from croupier.wallet.client import AccountOut, CreateTransferRequest, OpenAccountRequest, WalletClient
+from croupier.wallet.client import (
+    AccountOut,
+    CreateHoldRequest,
+    CreateTransferRequest,
+    OpenAccountRequest,
+    WalletClient,
+)
 from croupier.wallet.service import WalletService
 
 BRAND = "brand-test"
@@ -19,6 +25,38 @@ OpenPlayer = Callable[..., Awaitable[AccountOut]]
 
 def key(prefix: str = "k") -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def withdrawal_hold(player: AccountOut, house: AccountOut, amount: int, **extra: object) -> CreateHoldRequest:
+    """A hold of a player's funds for a withdrawal, in EUR, under a fresh key."""
+    return CreateHoldRequest(
+        idempotency_key=key("hold"),
+        debit_account_id=player.id,
+        credit_account_id=house.id,
+        amount=amount,
+        currency="EUR",
+        type="withdrawal",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def bet(
+    player: AccountOut,
+    house: AccountOut,
+    amount: int,
+    idempotency_key: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> CreateTransferRequest:
+    """A player's bet to the house, in EUR, under a fresh key unless one is given."""
+    return CreateTransferRequest(
+        idempotency_key=idempotency_key or key("bet"),
+        debit_account_id=player.id,
+        credit_account_id=house.id,
+        amount=amount,
+        currency="EUR",
+        type="bet",
+        metadata={"round": "r-1", "game": "dice"} if metadata is None else metadata,
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 
 from croupier.wallet.client import (
     AccountOut,
-    CreateHoldRequest,
     HoldAlreadyResolved,
     HoldExpired,
     HoldNotFound,
@@ -19,19 +18,7 @@ from croupier.wallet.client import (
     VoidHoldRequest,
     WalletClient,
 )
-from tests.wallet.conftest import OpenPlayer, key
-
-
-def withdrawal_hold(player: AccountOut, house: AccountOut, amount: int, **extra: object) -> CreateHoldRequest:
-    return CreateHoldRequest(
-        idempotency_key=key("hold"),
-        debit_account_id=player.id,
-        credit_account_id=house.id,
-        amount=amount,
-        currency="EUR",
-        type="withdrawal",
-        **extra,  # type: ignore[arg-type]
-    )
+from tests.wallet.conftest import OpenPlayer, key, withdrawal_hold
 
 
 async def test_hold_reserves_funds_without_moving_them(

@@ -17,7 +17,6 @@ from croupier.kit.tracing import current_trace_id
 from croupier.wallet.client import (
     AccountOut,
     CreateBatchRequest,
-    CreateHoldRequest,
     CreateTransferRequest,
     InProcessWalletClient,
     PostHoldRequest,
@@ -30,7 +29,7 @@ from croupier.wallet.client import (
 from croupier.wallet.events import parse_payload
 from croupier.wallet.service import WalletService
 from croupier.wallet.verify import verify_ledger
-from tests.wallet.conftest import OpenPlayer, key, other_wallet_process
+from tests.wallet.conftest import OpenPlayer, bet, key, other_wallet_process, withdrawal_hold
 
 METADATA = {"round": "r-7", "game": "dice", "nested": {"z": 1, "b": [2, 1]}}
 
@@ -42,18 +41,8 @@ async def whole_events_writer(platform: Platform, database_url: str) -> AsyncIte
         yield service
 
 
-def _bet(
-    player: AccountOut, house: AccountOut, amount: int, idempotency_key: str | None = None
-) -> CreateTransferRequest:
-    return CreateTransferRequest(
-        idempotency_key=idempotency_key or key("bet"),
-        debit_account_id=player.id,
-        credit_account_id=house.id,
-        amount=amount,
-        currency="EUR",
-        type="bet",
-        metadata=METADATA,
-    )
+def _bet(player: AccountOut, house: AccountOut, amount: int) -> CreateTransferRequest:
+    return bet(player, house, amount, metadata=METADATA)
 
 
 async def _feed(client: WalletClient, after: str | None, page_size: int = 3) -> tuple[list[dict[str, Any]], str]:
@@ -114,35 +103,19 @@ async def test_events_written_whole_and_by_reference_come_back_alike_once_each_i
     cursor = await _cursor_now(wallet_client)
     made: list[tuple[str, str, int]] = []  # (event type, transfer id, amount), in commit order
     for client in (whole, wallet_client, whole, wallet_client):
-        bet = await client.transfer(_bet(player, house, 5))
-        made.append(("wallet.transfer.committed", str(bet.transfer.id), 5))
-        hold = await client.create_hold(
-            CreateHoldRequest(
-                idempotency_key=key("hold"),
-                debit_account_id=player.id,
-                credit_account_id=house.id,
-                amount=20,
-                currency="EUR",
-                type="withdrawal",
-            )
-        )
+        placed = await client.transfer(_bet(player, house, 5))
+        made.append(("wallet.transfer.committed", str(placed.transfer.id), 5))
+        hold = await client.create_hold(withdrawal_hold(player, house, 20))
         made.append(("wallet.hold.created", str(hold.transfer.id), 20))
         posted = await client.post_hold(hold.transfer.id, PostHoldRequest(idempotency_key=key("post"), amount=15))
         made.append(("wallet.hold.posted", str(posted.transfer.id), 15))
-        other = await client.create_hold(
-            CreateHoldRequest(
-                idempotency_key=key("hold"),
-                debit_account_id=player.id,
-                credit_account_id=house.id,
-                amount=7,
-                currency="EUR",
-                type="withdrawal",
-            )
-        )
+        other = await client.create_hold(withdrawal_hold(player, house, 7))
         made.append(("wallet.hold.created", str(other.transfer.id), 7))
         voided = await client.void_hold(other.transfer.id, VoidHoldRequest(idempotency_key=key("void")))
         made.append(("wallet.hold.voided", str(voided.transfer.id), 7))
-        reversal = await client.reverse(ReverseTransferRequest(idempotency_key=key("rev"), transfer_id=bet.transfer.id))
+        reversal = await client.reverse(
+            ReverseTransferRequest(idempotency_key=key("rev"), transfer_id=placed.transfer.id)
+        )
         made.append(("wallet.transfer.committed", str(reversal.transfers[0].id), 5))
 
     whole_ids = {row["id"] for row in await db.fetch("SELECT id::text FROM wallet.outbox WHERE type LIKE 'wallet.%'")}

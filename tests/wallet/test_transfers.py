@@ -24,21 +24,7 @@ from croupier.wallet.client import (
     WalletClient,
 )
 from croupier.wallet.events import TransferCommitted, parse_payload
-from tests.wallet.conftest import OpenPlayer, key
-
-
-def bet(
-    player: AccountOut, house: AccountOut, amount: int, idempotency_key: str | None = None
-) -> CreateTransferRequest:
-    return CreateTransferRequest(
-        idempotency_key=idempotency_key or key("bet"),
-        debit_account_id=player.id,
-        credit_account_id=house.id,
-        amount=amount,
-        currency="EUR",
-        type="bet",
-        metadata={"round": "r-1", "game": "dice"},
-    )
+from tests.wallet.conftest import OpenPlayer, bet, key
 
 
 async def test_transfer_when_funds_suffice_moves_money_between_accounts(
