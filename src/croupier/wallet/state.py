@@ -31,7 +31,8 @@ class AccountState:
         self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending = counters
 
     def snapshot(self) -> dict[str, int]:
-        return {"posted": self.posted, "available": self.available}
+        posted = self.credits_posted - self.debits_posted
+        return {"posted": posted, "available": posted - self.debits_pending}
 
 
 @dataclass(slots=True)
