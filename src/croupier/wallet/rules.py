@@ -110,7 +110,9 @@ class BatchApplier:
         debit, credit = self._pair(leg.debit, leg.credit, leg.currency)
         self._check_debit(debit, leg.amount)
         _move(debit, credit, leg.amount, pending=kind == "hold")
-        row = self._record(command, 0, kind, leg.type, debit, credit, leg.amount, leg.metadata, command.expires_at)
+        row = self._record(
+            command, 0, kind, leg.type, debit, credit, leg.amount, leg.metadata, command.expires_at, leg=leg
+        )
         if kind == "hold" and command.expires_at is not None:
             self.new_expiries.append((row["id"], command.expires_at))
         return {"transfer": row, "debit_balance": debit.snapshot(), "credit_balance": credit.snapshot()}
@@ -138,7 +140,9 @@ class BatchApplier:
             error.extensions.setdefault("transfer_index", len(pending_rows))
             raise
         rows = [
-            self._record(command, position, "transfer", leg.type, debit, credit, leg.amount, leg.metadata, None)
+            self._record(
+                command, position, "transfer", leg.type, debit, credit, leg.amount, leg.metadata, None, leg=leg
+            )
             for position, leg, debit, credit in pending_rows
         ]
         return {
@@ -344,7 +348,11 @@ class BatchApplier:
         *,
         hold_id: UUID | None = None,
         reverses_id: UUID | None = None,
+        leg: Leg | None = None,
     ) -> dict[str, Any]:
+        # The ids as the command gave them (the standard UUID type, which orjson writes itself) when it named the
+        # accounts; the accounts' own ids are asyncpg's type, which takes a Python call to write.
+        debit_id, credit_id = (debit.id, credit.id) if leg is None else (leg.debit, leg.credit)
         row: dict[str, Any] = {
             # The id carries the same instant as created_at, so a created_at range is an id range (the transfer
             # listing's time filter walks the id indexes; see repository.list_transfers).
@@ -354,8 +362,8 @@ class BatchApplier:
             "kind": kind,
             "type": type_code,
             "brand_id": debit.brand_id,
-            "debit_account_id": debit.id,
-            "credit_account_id": credit.id,
+            "debit_account_id": debit_id,
+            "credit_account_id": credit_id,
             "amount": amount,
             "currency": debit.currency,
             "hold_id": hold_id,
