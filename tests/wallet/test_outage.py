@@ -14,7 +14,7 @@ from croupier.kit.config import Settings
 from croupier.kit.db import DatabaseUnavailable
 from croupier.kit.embedded_pg import EmbeddedPostgres
 from croupier.kit.errors import ServiceUnavailable
-from croupier.wallet import repository
+from croupier.wallet import batch_write
 from croupier.wallet.client import CreateTransferRequest, OpenAccountRequest
 from tests.conftest import service_headers
 
@@ -90,7 +90,7 @@ async def _lose_one_commit_ack(platform: Platform, monkeypatch: pytest.MonkeyPat
 
         monkeypatch.setattr(platform.db, "transaction", transaction_losing_one_ack)
     else:  # the pipelined writer's single write statement is its own transaction: its answer is lost
-        real_write = repository.write_batch
+        real_write = batch_write.write_batch
 
         async def write_losing_one_ack(connection: Any, *args: Any) -> None:
             await real_write(connection, *args)
@@ -98,7 +98,7 @@ async def _lose_one_commit_ack(platform: Platform, monkeypatch: pytest.MonkeyPat
                 lost["remaining"] -= 1
                 raise DatabaseUnavailable("simulated: the answer to the autocommitted write was lost")
 
-        monkeypatch.setattr(repository, "write_batch", write_losing_one_ack)
+        monkeypatch.setattr(batch_write, "write_batch", write_losing_one_ack)
     assert platform.wallet is not None
     result, replayed = await platform.wallet.transfer(
         CreateTransferRequest(

@@ -17,7 +17,7 @@ import pytest
 
 from croupier.bootstrap import Platform
 from croupier.kit.db import Database, DatabaseUnavailable
-from croupier.wallet import repository
+from croupier.wallet import batch_write, repository
 from croupier.wallet.client import (
     AccountOut,
     CreateHoldRequest,
@@ -118,7 +118,7 @@ async def test_account_changed_between_read_and_write_fails_the_guard_and_applie
         else deposit(bankroll.id, player.id, foreign_amount)
     )
     interfere = once(lambda: foreign.transfer(foreign_request))  # type: ignore[arg-type,return-value]
-    real_write = repository.write_batch
+    real_write = batch_write.write_batch
 
     async def let_the_other_writer_commit_then_write(connection: Any, write: Any) -> None:
         # Our batch took the player's totals (from its own last commit, or from a read) and applied the bet on
@@ -128,7 +128,7 @@ async def test_account_changed_between_read_and_write_fails_the_guard_and_applie
             await interfere()
         await real_write(connection, write)
 
-    monkeypatch.setattr(repository, "write_batch", let_the_other_writer_commit_then_write)
+    monkeypatch.setattr(batch_write, "write_batch", let_the_other_writer_commit_then_write)
     assert platform.wallet is not None
     failures_before = platform.wallet.writer.optimistic_failures
 
@@ -177,7 +177,7 @@ async def test_batch_that_fails_after_the_next_was_applied_on_it_leaves_both_app
         read_keys.update(wanted)
         return await real_load(connection, wanted)
 
-    real_write = repository.write_batch
+    real_write = batch_write.write_batch
     failed = False
 
     async def write_failing_once_after_the_next_batch_was_read(connection: Any, *args: Any) -> None:
@@ -197,7 +197,7 @@ async def test_batch_that_fails_after_the_next_was_applied_on_it_leaves_both_app
         await real_write(connection, *args)  # for "foreign-spend": the real guard fails
 
     monkeypatch.setattr(repository, "load_requests", recording_load)
-    monkeypatch.setattr(repository, "write_batch", write_failing_once_after_the_next_batch_was_read)
+    monkeypatch.setattr(batch_write, "write_batch", write_failing_once_after_the_next_batch_was_read)
     failures_before = writer.optimistic_failures
 
     # Submitted together while the writer is idle: the first two form batch k, the third batch k+1, which is
@@ -374,7 +374,7 @@ async def test_writer_cancelled_mid_batch_answers_every_waiting_caller(
     player = await open_funded(client, bankroll, 1000)
     assert platform.wallet is not None
     writer = platform.wallet.writer
-    real_write = repository.write_batch
+    real_write = batch_write.write_batch
     stuck = asyncio.Event()
 
     async def write_that_hangs(connection: Any, *args: Any) -> None:
@@ -382,7 +382,7 @@ async def test_writer_cancelled_mid_batch_answers_every_waiting_caller(
         await asyncio.sleep(3600)
         await real_write(connection, *args)
 
-    monkeypatch.setattr(repository, "write_batch", write_that_hangs)
+    monkeypatch.setattr(batch_write, "write_batch", write_that_hangs)
     calls = [asyncio.create_task(client.transfer(bet(player.id, bankroll.id, 1))) for _ in range(6)]
     await asyncio.wait_for(stuck.wait(), 10)
     assert writer._task is not None
@@ -413,7 +413,7 @@ async def test_write_of_other_accounts_goes_ahead_of_a_slow_write_and_both_apply
     assert platform.wallet is not None
     writer = platform.wallet.writer
     release = asyncio.Event()
-    real_write = repository.write_batch
+    real_write = batch_write.write_batch
     held = False
 
     async def write_holding_the_slow_players_batch(connection: Any, write: Any) -> None:
@@ -425,7 +425,7 @@ async def test_write_of_other_accounts_goes_ahead_of_a_slow_write_and_both_apply
                 raise asyncpg.SerializationError("simulated: the slow batch's accounts changed")
         await real_write(connection, write)
 
-    monkeypatch.setattr(repository, "write_batch", write_holding_the_slow_players_batch)
+    monkeypatch.setattr(batch_write, "write_batch", write_holding_the_slow_players_batch)
     side_by_side_before = writer.side_by_side_writes
 
     slow = asyncio.ensure_future(client.transfer(bet(slow_player.id, bankroll.id, 60)))
@@ -471,7 +471,7 @@ async def test_batch_on_the_accounts_of_a_write_in_flight_is_written_before_that
     writer = platform.wallet.writer
     events: list[str] = []
     release = asyncio.Event()
-    real_write = repository.write_batch
+    real_write = batch_write.write_batch
     first_key, second_key = key("first"), key("second")
 
     async def recording_write(connection: Any, write: Any) -> None:
@@ -483,14 +483,14 @@ async def test_batch_on_the_accounts_of_a_write_in_flight_is_written_before_that
             events.append("second written")
         await real_write(connection, write)
 
-    class RecordingBatchWrite(repository.BatchWrite):
+    class RecordingBatchWrite(batch_write.BatchWrite):
         def __init__(self, applier: Any, *args: Any) -> None:
             super().__init__(applier, *args)
             if second_key in {request_key for request_key, *_ in applier.new_requests}:
                 events.append("second encoded")
 
-    monkeypatch.setattr(repository, "write_batch", recording_write)
-    monkeypatch.setattr(repository, "BatchWrite", RecordingBatchWrite)
+    monkeypatch.setattr(batch_write, "write_batch", recording_write)
+    monkeypatch.setattr(batch_write, "BatchWrite", RecordingBatchWrite)
     chained_before = writer.chained_writes
 
     async def first_caller() -> None:

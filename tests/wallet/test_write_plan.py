@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from croupier.kit.db import Database
-from croupier.wallet.repository import _WRITE_BATCH
+from croupier.wallet.batch_write import _WRITE_BATCH
 
 
 async def _generic_plan(database_url: str) -> str:

@@ -37,7 +37,7 @@ import asyncpg
 
 from croupier.kit.db import CONNECTION_FAULTS, Database, DatabaseUnavailable
 from croupier.kit.errors import InternalError, ServiceUnavailable
-from croupier.wallet import repository, results
+from croupier.wallet import batch_write, repository, results
 from croupier.wallet.batches import AppliedBatch, apply_batch, copy_account, leg_accounts
 from croupier.wallet.commands import Command, Outcome
 from croupier.wallet.state import AccountState
@@ -330,10 +330,10 @@ class LedgerWriter:
         if write is None:
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
-            await repository.write_batch(connection, write)
+            await batch_write.write_batch(connection, write)
 
-    def _batch_write(self, applied: AppliedBatch) -> repository.BatchWrite:
-        return repository.BatchWrite(
+    def _batch_write(self, applied: AppliedBatch) -> batch_write.BatchWrite:
+        return batch_write.BatchWrite(
             applied.applier, applied.now, applied.started_from, self._by_reference, self._events_by_reference
         )
 
@@ -405,7 +405,7 @@ class LedgerWriter:
         async with self._db.transaction() as connection:
             applied = await self._load_and_apply(connection, commands, {}, lock=True)
             applied_keys.update(applied.applied_keys)
-            await repository.write_batch(
+            await batch_write.write_batch(
                 connection,
                 self._batch_write(applied),
             )

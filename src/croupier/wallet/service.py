@@ -20,12 +20,10 @@ from croupier.kit.errors import DomainError, ValidationFailed
 from croupier.kit.ids import uuid7
 from croupier.kit.money import CurrencyRegistry
 from croupier.kit.outbox import Event
-from croupier.kit.serialization import dumps, loads
 from croupier.kit.tracing import current_trace_id
-from croupier.wallet import errors, events, repository, schemas
+from croupier.wallet import errors, feed, repository, schemas
 from croupier.wallet.commands import Command, Leg, Outcome
 from croupier.wallet.ledger import MAX_WRITES_IN_FLIGHT, LedgerWriter
-from croupier.wallet.rules import EVENT_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -276,33 +274,8 @@ class WalletService:
         newest commits by the age of the oldest running transaction (usually milliseconds).
         """
         limit = _page_size(limit)
-        txid, event_id = _decode_feed_cursor(after)
         async with self.db.connection() as connection:
-            rows = await repository.read_events(connection, txid, event_id, limit)
-            # A transfer's event by reference (type NULL) is its transfer row, which never changes.
-            transfers = await repository.transfers_by_id(connection, [row["id"] for row in rows if row["type"] is None])
-        items = []
-        for row in rows:
-            if row["type"] is not None:
-                items.append({key: row[key] for key in _EVENT_FIELDS})
-                continue
-            transfer = transfers.get(row["id"])
-            if transfer is None:  # written in the same statement as its reference, and never deleted
-                raise RuntimeError(f"the event feed names transfer {row['id']}, which the ledger does not hold")
-            items.append(
-                {
-                    "id": row["id"],
-                    "type": EVENT_TYPES[transfer["kind"]],
-                    "version": events.VERSION,
-                    "occurred_at": transfer["created_at"],
-                    "brand_id": transfer["brand_id"],
-                    "trace_id": row["trace_id"],
-                    # In the form a payload written whole has (orjson's text, read back): same strings, same types.
-                    "payload": loads(dumps(transfer)),
-                }
-            )
-        next_cursor = f"{rows[-1]['txid']}:{rows[-1]['id']}" if rows else (after or f"0:{_NIL}")
-        return {"items": items, "next_cursor": next_cursor}
+            return await feed.read_page(connection, after, limit)
 
     async def list_transfers(
         self,
@@ -348,20 +321,6 @@ def _check_window(created_from: datetime | None, created_to: datetime | None) ->
             created_from=created_from.isoformat(),
             created_to=created_to.isoformat(),
         )
-
-
-_NIL = UUID(int=0)
-_EVENT_FIELDS = ("id", "type", "version", "occurred_at", "brand_id", "trace_id", "payload")
-
-
-def _decode_feed_cursor(cursor: str | None) -> tuple[int, UUID]:
-    if not cursor:
-        return 0, _NIL
-    try:
-        txid, _, event_id = cursor.partition(":")
-        return int(txid), UUID(event_id)
-    except ValueError as error:
-        raise ValidationFailed("the feed cursor is not valid: pass next_cursor as it was returned") from error
 
 
 def _account_out(record: Any) -> dict[str, Any]:
