@@ -24,18 +24,7 @@ from croupier.wallet.client import (
 from croupier.wallet.ledger import LedgerWriter
 from croupier.wallet.service import WalletService
 from croupier.wallet.verify import verify_ledger
-from tests.wallet.conftest import OpenPlayer, key
-
-
-def bet(player: AccountOut, house: AccountOut, amount: int, idempotency_key: str) -> CreateTransferRequest:
-    return CreateTransferRequest(
-        idempotency_key=idempotency_key,
-        debit_account_id=player.id,
-        credit_account_id=house.id,
-        amount=amount,
-        currency="EUR",
-        type="bet",
-    )
+from tests.wallet.conftest import OpenPlayer, bet, key
 
 
 def writer_of(platform: Platform) -> LedgerWriter:

@@ -23,10 +23,14 @@ from croupier.wallet.client import (
 )
 from croupier.wallet.service import WalletService
 from croupier.wallet.verify import verify_ledger
-from tests.wallet.conftest import OpenPlayer, key, other_wallet_process
+from tests.wallet.conftest import OpenPlayer, bet, key, other_wallet_process
 
 #: Keys out of the order jsonb would put them in: the replay must keep the order the client sent.
 METADATA = {"round": "r-1", "game": "dice", "a": [3, 1, 2], "nested": {"z": 1, "b": 2}}
+
+
+def _bet(player: AccountOut, house: AccountOut, amount: int, idempotency_key: str) -> CreateTransferRequest:
+    return bet(player, house, amount, idempotency_key, metadata=METADATA)
 
 
 @pytest.fixture
@@ -34,18 +38,6 @@ async def whole_writer(platform: Platform, database_url: str) -> AsyncIterator[W
     """A wallet process that stores results whole: an earlier version, or `wallet_results_by_reference` off."""
     async with other_wallet_process(platform, database_url, results_by_reference=False) as service:
         yield service
-
-
-def _bet(player: AccountOut, house: AccountOut, amount: int, idempotency_key: str) -> CreateTransferRequest:
-    return CreateTransferRequest(
-        idempotency_key=idempotency_key,
-        debit_account_id=player.id,
-        credit_account_id=house.id,
-        amount=amount,
-        currency="EUR",
-        type="bet",
-        metadata=METADATA,
-    )
 
 
 async def _stored(db: asyncpg.Connection, idempotency_key: str) -> Any:
