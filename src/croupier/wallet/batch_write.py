@@ -160,5 +160,6 @@ def _int_array_text(values: Sequence[int]) -> str:
 
 
 def _array_text(values: Iterable[object]) -> str:
-    """PostgreSQL's text form of a one-dimensional array of numbers or UUIDs (no element needs quoting)."""
+    """PostgreSQL's text form of an array of the accounts' ids: asyncpg's UUID type, whose str() is written in C
+    (orjson would call back into Python for each of them)."""
     return "{" + ",".join(map(str, values)) + "}"

@@ -405,10 +405,7 @@ class LedgerWriter:
         async with self._db.transaction() as connection:
             applied = await self._load_and_apply(connection, commands, {}, lock=True)
             applied_keys.update(applied.applied_keys)
-            await batch_write.write_batch(
-                connection,
-                self._batch_write(applied),
-            )
+            await batch_write.write_batch(connection, self._batch_write(applied))
         # Committed: every account the batch locked now holds exactly these totals (touched or not).
         self._remember_committed(applied.applier.accounts)
         return applied.outcomes
