@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -66,9 +67,9 @@ class HttpWalletSetup:
             raise SetupFailed(f"POST {path} answered {response.status}: {response.body[:500]!r}")
         return orjson.loads(response.body)
 
-    async def open_account(self, payload: dict[str, Any]) -> str:
+    async def open_account(self, payload: dict[str, Any]) -> UUID:
         account = await self._post("/v1/wallet/accounts", payload)
-        return str(account["id"])
+        return UUID(account["id"])
 
     async def transfer_batch(self, payload: dict[str, Any]) -> None:
         await self._post("/v1/wallet/transfers/batch", payload)

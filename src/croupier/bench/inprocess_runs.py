@@ -7,6 +7,7 @@ Runs: inprocess-uniform and inprocess-hot, closed loop, C' tasks each (default 2
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from croupier.bench.ledger_observations import ledger_batches
 from croupier.bench.load_loops import Failure, Operation, closed_loop
@@ -36,9 +37,9 @@ class InProcessWalletSetup:
     def __init__(self, client: WalletClient) -> None:
         self._client = client
 
-    async def open_account(self, payload: dict[str, Any]) -> str:
+    async def open_account(self, payload: dict[str, Any]) -> UUID:
         account = await self._client.open_account(OpenAccountRequest.model_validate(payload))
-        return str(account.id)
+        return account.id
 
     async def transfer_batch(self, payload: dict[str, Any]) -> None:
         await self._client.transfer_batch(CreateBatchRequest.model_validate(payload))

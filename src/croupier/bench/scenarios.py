@@ -15,6 +15,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+from uuid import UUID
 
 Scenario = Literal["uniform", "hot"]
 SCENARIOS: tuple[Scenario, ...] = ("uniform", "hot")
@@ -29,8 +30,8 @@ SETUP_CONCURRENCY = 16
 
 class TransferSpec(NamedTuple):
     idempotency_key: str
-    debit_account_id: str
-    credit_account_id: str
+    debit_account_id: UUID
+    credit_account_id: UUID
     amount: int
     type: str
 
@@ -38,9 +39,9 @@ class TransferSpec(NamedTuple):
 @dataclass(frozen=True)
 class BenchAccounts:
     brand_id: str
-    bankroll: str
-    funding: str
-    players: tuple[str, ...]
+    bankroll: UUID
+    funding: UUID
+    players: tuple[UUID, ...]
 
 
 class TransferTraffic:
@@ -58,18 +59,20 @@ class TransferTraffic:
         return self._key_prefix
 
     def next(self) -> TransferSpec:
+        # random() scaled, not randrange: a third of the time, and the load generator shares the CPU it measures.
         number = next(self._counter)
         key = f"{self._key_prefix}{number}"
         players = self._accounts.players
-        draw = self._random.randrange
-        amount = draw(1, MAX_AMOUNT + 1)
+        draw = self._random.random
+        amount = 1 + int(draw() * MAX_AMOUNT)
         if self._scenario == "uniform":
-            debit = draw(len(players))
-            credit = draw(len(players) - 1)
+            count = len(players)
+            debit = int(draw() * count)
+            credit = int(draw() * (count - 1))
             if credit >= debit:  # a random player other than the debit one, without retrying
                 credit += 1
             return TransferSpec(key, players[debit], players[credit], amount, "transfer")
-        player = players[draw(len(players))]
+        player = players[int(draw() * len(players))]
         if number % 2 == 0:
             return TransferSpec(key, player, self._accounts.bankroll, amount, "bet")
         return TransferSpec(key, self._accounts.bankroll, player, amount, "win")
@@ -89,7 +92,7 @@ def transfer_payload(spec: TransferSpec) -> dict[str, Any]:
 class WalletSetup(Protocol):
     """What setting up the accounts needs from a transport."""
 
-    async def open_account(self, payload: dict[str, Any]) -> str:
+    async def open_account(self, payload: dict[str, Any]) -> UUID:
         """Open the account described by an OpenAccountRequest payload; return its id."""
         ...
 
