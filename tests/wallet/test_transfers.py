@@ -5,6 +5,7 @@ import asyncio
 import asyncpg
 import pytest
 
+from croupier.kit.errors import ValidationFailed
 from croupier.wallet.client import (
     AccountExists,
     AccountNotFound,
@@ -18,13 +19,15 @@ from croupier.wallet.client import (
     InsufficientFunds,
     NotReversible,
     OpenAccountRequest,
+    PostHoldRequest,
     ReverseTransferRequest,
     TransferLegIn,
     TransferTombstoned,
+    VoidHoldRequest,
     WalletClient,
 )
 from croupier.wallet.events import TransferCommitted, parse_payload
-from tests.wallet.conftest import OpenPlayer, bet, key
+from tests.wallet.conftest import OpenPlayer, bet, key, withdrawal_hold
 
 
 async def test_transfer_when_funds_suffice_moves_money_between_accounts(
@@ -357,3 +360,42 @@ async def test_transfer_event_parses_into_its_public_payload_type(
     assert isinstance(payload, TransferCommitted)
     assert payload.id == result.transfer.id
     assert payload.amount == 10
+
+
+async def test_reserved_keys_are_refused_for_every_command_and_write_nothing(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, db: asyncpg.Connection
+) -> None:
+    player = await open_player(1000)
+    hold = await wallet_client.create_hold(withdrawal_hold(player, house, 100))
+    placed = await wallet_client.transfer(bet(player, house, 10))
+    reserved = f"wallet:hold-expiry:{hold.transfer.id}"  # the very key the wallet's own expiry of this hold uses
+    leg = TransferLegIn(debit_account_id=player.id, credit_account_id=house.id, amount=5, currency="EUR", type="bet")
+    attempts = {
+        "idempotency_key": [
+            wallet_client.transfer(bet(player, house, 5, reserved)),
+            wallet_client.transfer_batch(CreateBatchRequest(idempotency_key=reserved, transfers=[leg])),
+            wallet_client.create_hold(
+                withdrawal_hold(player, house, 5).model_copy(update={"idempotency_key": reserved})
+            ),
+            wallet_client.post_hold(hold.transfer.id, PostHoldRequest(idempotency_key=reserved)),
+            wallet_client.void_hold(hold.transfer.id, VoidHoldRequest(idempotency_key=reserved)),
+            wallet_client.reverse(ReverseTransferRequest(idempotency_key=reserved, transfer_id=placed.transfer.id)),
+        ],
+        "original_idempotency_key": [
+            wallet_client.reverse(
+                ReverseTransferRequest(idempotency_key=key("undo"), original_idempotency_key=reserved)
+            ),
+        ],
+    }
+    for field, calls in attempts.items():
+        for call in calls:
+            with pytest.raises(ValidationFailed) as refused:
+                await call
+            assert refused.value.code == "validation_error"
+            assert field in refused.value.detail
+            assert "reserved" in refused.value.detail
+
+    assert await db.fetchval("SELECT count(*) FROM wallet.requests WHERE key LIKE 'wallet:%'") == 0
+    assert await db.fetchval("SELECT count(*) FROM wallet.transfers WHERE request_key LIKE 'wallet:%'") == 0
+    assert (await wallet_client.get_hold(hold.transfer.id)).status == "open"
+    assert (await wallet_client.get_balance(player.id)).posted == 990

@@ -1,8 +1,9 @@
 """The ledger writer's one write per batch: every row a batch applied in memory, in one statement.
 
 Requests (idempotency records), transfers, account totals (compare-and-swap), hold expiries, events: `BatchWrite`
-encodes them (text arrays, one per column, for requests, transfers and totals; JSON arrays for the rarer rows) as soon
-as the batch is applied, and `write_batch` sends the statement. Run outside a transaction it is its own transaction; the locked path runs it inside one.
+encodes them as soon as the batch is applied (text arrays, one per column, for requests, transfers and totals; JSON
+arrays for the rarer rows), and `write_batch` sends the statement. Run outside a transaction it is its own
+transaction; the locked path runs it inside one.
 """
 
 import re

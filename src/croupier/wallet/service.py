@@ -225,6 +225,12 @@ class WalletService:
         return Leg(leg.debit_account_id, leg.credit_account_id, leg.amount, leg.currency, leg.type, leg.metadata)
 
     async def _submit(self, command: Command) -> tuple[dict[str, Any], bool]:
+        """Hand a client's command to the writer; raise its refusal, or return its result and whether it replayed."""
+        reserved = schemas.RESERVED_KEY_PREFIX
+        if command.key.startswith(reserved):
+            raise _reserved("idempotency_key")
+        if command.target_key is not None and command.target_key.startswith(reserved):
+            raise _reserved("original_idempotency_key")
         command.trace_id = current_trace_id.get()
         outcome = await self.writer.submit(command)
         if outcome.error is not None:
@@ -376,3 +382,9 @@ def _decode_cursor(cursor: str | None) -> UUID | None:
         return UUID(bytes=raw)
     except (ValueError, binascii.Error):
         raise ValidationFailed("cursor is not one this API returned", cursor=cursor) from None
+
+
+def _reserved(field: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{field}: keys starting with {schemas.RESERVED_KEY_PREFIX!r} are reserved for the wallet", field=field
+    )
