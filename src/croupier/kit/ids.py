@@ -4,31 +4,34 @@ import os
 import threading
 import time
 import uuid
+from array import array
 from datetime import UTC, datetime, timedelta
 
 
 class _RandomTails:
-    """62-bit random tails from os.urandom, read 4 KiB at a time (one system call per 512 ids instead of one per id).
+    """62-bit random tails from os.urandom, read 4 KiB at a time (one system call per 512 ids instead of one per id)
+    and held as 64-bit integers, so that a tail costs an index and a mask.
 
     Used under the lock of its generator. A forked child starts with an empty buffer (os.register_at_fork below):
     parent and child must never hand out the same bytes.
     """
 
     _SIZE = 4096
+    _MASK = 0x3FFF_FFFF_FFFF_FFFF
 
     def __init__(self) -> None:
-        self._buffer = b""
-        self._offset = 0
+        self._values = array("Q")
+        self._index = 0
 
     def tail(self) -> int:
-        offset = self._offset
-        if offset >= len(self._buffer):
-            self._buffer, offset = os.urandom(self._SIZE), 0
-        self._offset = offset + 8
-        return int.from_bytes(self._buffer[offset : offset + 8], "big") & 0x3FFF_FFFF_FFFF_FFFF
+        index = self._index
+        if index >= len(self._values):
+            self._values, index = array("Q", os.urandom(self._SIZE)), 0
+        self._index = index + 1
+        return self._values[index] & self._MASK
 
     def forget(self) -> None:
-        self._buffer, self._offset = b"", 0
+        self._values, self._index = array("Q"), 0
 
 
 _lock = threading.Lock()
@@ -60,6 +63,7 @@ _at_ms = -1
 _at_counter = 0
 _at_moment: datetime | None = None  # the last moment converted, and its milliseconds (a batch mints many ids of one)
 _at_moment_ms = 0
+_at_high = 0  # the fixed bits of _at_ms's ids: timestamp, version, variant
 _at_random = _RandomTails()
 
 
@@ -81,7 +85,7 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
     that time is then a range of ids. Ids of one millisecond increase in call order within a process (the 12-bit
     counter, started at random); past 4096 in one millisecond the counter wraps and the random tail alone keeps them
     unique. Unlike `uuid7`, the timestamp is never moved forward, so it always equals the stored time."""
-    global _at_ms, _at_counter, _at_moment, _at_moment_ms
+    global _at_ms, _at_counter, _at_moment, _at_moment_ms, _at_high
     with _at_lock:
         if moment is not _at_moment:
             _at_moment, _at_moment_ms = moment, unix_ms(moment)
@@ -89,10 +93,10 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
         if ms == _at_ms:
             _at_counter = (_at_counter + 1) & 0xFFF
         else:
-            _at_ms = ms
+            _at_ms, _at_high = ms, _high_bits(ms)
             _at_counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
-        counter, rand = _at_counter, _at_random.tail()
-    return _compose(ms, counter, rand)
+        value = _at_high | _at_counter << 64 | _at_random.tail()
+    return _uuid(value)
 
 
 def uuid7_floor(moment: datetime) -> uuid.UUID:
@@ -106,8 +110,15 @@ _set = object.__setattr__
 _SAFETY_UNKNOWN = uuid.SafeUUID.unknown
 
 
+def _high_bits(ms: int) -> int:
+    return (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+
+
 def _compose(ms: int, counter: int, rand: int) -> uuid.UUID:
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
+    return _uuid(_high_bits(ms) | counter << 64 | rand)
+
+
+def _uuid(value: int) -> uuid.UUID:
     # What uuid.UUID(int=value) leaves behind, without its argument checks (the value is in range by construction):
     # a quarter of the time. The ledger mints one id per transfer.
     made = _new(uuid.UUID)
