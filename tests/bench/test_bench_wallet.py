@@ -1,0 +1,39 @@
+"""`croupier bench wallet` end to end, briefly: every run measures transfers without errors on its own temporary
+PostgreSQL, the ledgers it wrote verify clean, and every target gets a verdict. The numbers themselves are the
+benchmark's business (docs/benchmarks.md), not a test's: one-second runs on a shared machine say nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+RUNS = ["pgbench", "http-uniform", "http-hot", "http-fixed-rate", "inprocess-uniform", "inprocess-hot"]
+
+
+def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "croupier", "bench", "wallet", "--duration", "1", "--json"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode(errors="replace")[-3000:]
+    report = orjson.loads(completed.stdout)
+
+    assert sorted(report["runs"]) == sorted(RUNS)
+    for name, run in report["runs"].items():
+        assert run["per_second"] > 0, name
+        assert run["operations"] > 0, name
+        assert run["errors"] == 0, (name, run["error_examples"])
+        if name != "pgbench":
+            assert run["ratio_to_pgbench"] > 0, name
+            assert run["ledger_batches"]["transfers"] >= run["operations"], name  # every transfer reached the ledger
+    for ledger, verified in report["ledger"].items():
+        assert verified["clean"], (ledger, verified["first_discrepancies"])
+        assert verified["transfers"] > 0, ledger
+    assert {target["verdict"] for target in report["targets"]} <= {"PASS", "MISS"}
+    assert len(report["targets"]) == 5
+    assert not list(tmp_path.glob("croupier-bench-*")), "the bench left its temporary directory behind"
