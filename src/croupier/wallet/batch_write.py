@@ -85,9 +85,8 @@ class BatchWrite:
     orjson in one call per column and unnested in SQL: PostgreSQL reads that in about half the time it took to read
     the same rows as JSON objects (json_to_recordset looks up every key of every object by name). Results travel
     as one JSON array and metadata as an array of JSON texts: either way what is stored is byte for byte what orjson
-    wrote. With
-    `by_reference` a result's transfer rows are stored as their ids (wallet/results.py): they are in this same
-    statement's transfers.
+    wrote. With `by_reference` a result's transfer rows are stored as their ids (wallet/results.py): they are in
+    this same statement's transfers.
     """
 
     __slots__ = ("applier", "parameters")
@@ -102,7 +101,7 @@ class BatchWrite:
     ) -> None:
         self.applier = applier
         store = results.by_reference if by_reference else _whole
-        requests = applier.new_requests
+        keys, kinds, digests, outcomes = zip(*applier.new_requests, strict=True) if applier.new_requests else ((),) * 4
         # Balances travel as arrays, sorted by id: the planner then joins them to accounts by primary key, and the
         # UPDATE locks the rows in id order.
         ids = sorted(applier.touched)
@@ -132,10 +131,10 @@ class BatchWrite:
                 for row, trace in zip(transfers, applier.transfer_traces, strict=True)
             ]
         self.parameters = (
-            _text_array_text([request[0] for request in requests]),
-            _text_array_text([request[1] for request in requests]),
-            _text_array_text([request[2].hex() for request in requests]),
-            dumps_str([store(request[3]) for request in requests]),
+            _text_array_text(keys),
+            _text_array_text(kinds),
+            _text_array_text([digest.hex() for digest in digests]),
+            dumps_str([store(result) for result in outcomes]),
             *_transfer_columns(transfers),
             _array_text(ids),
             *columns,
