@@ -36,7 +36,7 @@ async def test_batch_write_reaches_accounts_by_key_and_locks_them_in_id_order(da
     # key: it locks the rows in id order, the order every writer takes them in, so writers never deadlock.
     update = plan[plan.index("Update on accounts a") :]
     loop = update.index("->  Nested Loop")
-    outer = update.index("->  Function Scan on b")
+    outer = update.index("->  Subquery Scan on b")
     inner = update.index("->  Index Scan using accounts_pkey on accounts a")
     assert loop < outer < inner, plan
     assert "Join Filter" not in update, plan
