@@ -49,6 +49,10 @@ class BatchApplier:
         # `transfer_traces`, in the order of `new_transfers`. `events` holds every other event: type, brand, payload,
         # trace.
         self.transfer_traces: list[str | None] = []
+        # The new transfers' accounts by the accounts' own ids (asyncpg's UUID type, which the write sends in binary
+        # from C), in the order of `new_transfers`; the rows name them by the command's ids, which orjson writes.
+        self.debit_ids: list[UUID] = []
+        self.credit_ids: list[UUID] = []
         self.events: list[tuple[str, str, dict[str, Any], str | None]] = []
         self.new_expiries: list[tuple[UUID, datetime]] = []
         self.resolved_holds: list[UUID] = []
@@ -373,6 +377,8 @@ class BatchApplier:
             "created_at": self.now,
         }
         self.new_transfers.append(row)
+        self.debit_ids.append(debit.id)
+        self.credit_ids.append(credit.id)
         self.touched.add(debit.id)
         self.touched.add(credit.id)
         self.transfers[row["id"]] = KnownTransfer(row)
