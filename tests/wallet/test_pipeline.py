@@ -331,6 +331,30 @@ async def test_duplicate_submitted_at_once_when_funds_cover_one_is_applied_once_
     assert count == 1
 
 
+@pytest.mark.parametrize("attempt", range(5))
+async def test_reversal_by_key_arriving_while_its_original_is_written_reverses_it(
+    platform: Platform, client: WalletClient, bankroll: AccountOut, db: asyncpg.Connection, attempt: int
+) -> None:
+    """The rollback lands in the batch after its bet, while the bet is being written. It must reverse the bet, not
+    take it for one that never arrived and leave a tombstone behind."""
+    player = await open_funded(client, bankroll, 100)
+    original = bet(player.id, bankroll.id, 80)
+    rollback = ReverseTransferRequest(
+        idempotency_key=key("rollback"), original_idempotency_key=original.idempotency_key, type="rollback"
+    )
+    placed, reversal = await asyncio.gather(client.transfer(original), client.reverse(rollback), return_exceptions=True)
+    assert not isinstance(placed, BaseException), placed
+    assert not isinstance(reversal, BaseException), reversal
+    assert reversal.status == "reversed"
+    assert [row.reverses_id for row in reversal.transfers] == [placed.transfer.id]
+    assert (await client.get_balance(player.id)).posted == 100
+    kinds = await db.fetch(
+        "SELECT kind FROM wallet.requests WHERE key = ANY($1::text[]) ORDER BY kind",
+        [original.idempotency_key, rollback.idempotency_key],
+    )
+    assert [row["kind"] for row in kinds] == ["reversal", "transfer"]
+
+
 async def test_original_arriving_with_its_tombstone_in_flight_is_refused_as_tombstoned(
     platform: Platform, client: WalletClient, bankroll: AccountOut
 ) -> None:

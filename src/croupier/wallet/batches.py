@@ -4,6 +4,7 @@ The ledger writer (ledger.py) loads what a batch needs, from the database or fro
 it here; `AppliedBatch` is the result it writes, overlays on the next batch, and remembers once committed.
 """
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -29,7 +30,11 @@ class AppliedBatch:
         """The touched accounts as they will be once this batch commits (the batch is applied: they change no more)."""
         if self._totals_after is None:
             accounts = self.applier.accounts
-            self._totals_after = {account_id: accounts[account_id] for account_id in self.applier.touched}
+            touched = self.applier.touched
+            if len(touched) == len(accounts):  # every account it read, as in any fast batch: the applier's own dict
+                self._totals_after = accounts
+            else:
+                self._totals_after = {account_id: accounts[account_id] for account_id in touched}
         return self._totals_after
 
     def depends_on(self, commands: list[Command]) -> bool:
@@ -41,10 +46,17 @@ class AppliedBatch:
         reverses) would be decided without it: a duplicate bet refused for lack of the funds its own original took.
         Such a batch waits for this one and takes the locked path, where it reads them committed.
         """
-        keys = {key for key, *_ in self.applier.new_requests}
-        ids = {row["id"] for row in self.applier.new_transfers}
-        ids.update(row["hold_id"] for row in self.applier.new_transfers if row["hold_id"] is not None)
-        ids.update(row["reverses_id"] for row in self.applier.new_transfers if row["reverses_id"] is not None)
+        keys: Container[str | None]
+        ids: Container[UUID | None]
+        if self.fast:
+            # It read no record: what its applier holds is what it writes (new keys; new transfers and holds, none
+            # of which resolves or reverses another).
+            keys, ids = self.applier.requests, self.applier.transfers
+        else:
+            keys = {key for key, *_ in self.applier.new_requests}
+            ids = {row["id"] for row in self.applier.new_transfers}
+            ids.update(row["hold_id"] for row in self.applier.new_transfers if row["hold_id"] is not None)
+            ids.update(row["reverses_id"] for row in self.applier.new_transfers if row["reverses_id"] is not None)
         for command in commands:
             if command.key in keys or (command.target_key is not None and command.target_key in keys):
                 return True

@@ -200,9 +200,14 @@ class LedgerWriter:
             applied: AppliedBatch | None = None
             depends = any(flight.applied.depends_on(commands) for flight in flights)
             if self._optimistic and self._locked_batches_left == 0 and not depends:
-                overlay: dict[UUID, AccountState] = {}
-                for flight in flights:  # in the order they were applied: a later write's totals are the newer
-                    overlay.update(flight.applied.totals_after())
+                overlay: Mapping[UUID, AccountState]
+                if len(flights) == 1:  # only read: the flight's own totals, not a copy
+                    overlay = flights[0].applied.totals_after()
+                else:
+                    merged: dict[UUID, AccountState] = {}
+                    for flight in flights:  # in the order they were applied: a later write's totals are the newer
+                        merged.update(flight.applied.totals_after())
+                    overlay = merged
                 try:
                     applied = await self._apply_optimistically(commands, overlay)
                 except Exception as failure:  # the locked path below retries, waits for the database, isolates
