@@ -31,6 +31,14 @@ def bench_wallet(
         int, typer.Option("--inprocess-concurrency", min=1, help="Concurrent tasks of the in-process runs.")
     ] = 256,
     rate: Annotated[float, typer.Option(min=1, help="Transfers per second of the open-loop latency run.")] = 1000.0,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Rounds of pgbench and the closed-loop wallet runs, one after another; every ratio is the median "
+            "of the rounds' ratios, each taken within its round (the latency run runs once).",
+        ),
+    ] = 3,
     bench_database_url: Annotated[
         str | None,
         typer.Option(
@@ -63,6 +71,7 @@ def bench_wallet(
         rate=rate,
         database_url=bench_database_url,
         runs=runs,
+        rounds=rounds,
     )
     try:
         report = run_wallet_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))

@@ -1,11 +1,14 @@
 """`croupier bench wallet`: the wallet's throughput and latency, next to pgbench on the same PostgreSQL.
 
-One bench, in this order, on one server (an embedded one in a temporary directory, or --database-url):
+One bench, on one server (an embedded one in a temporary directory, or --database-url), in rounds (--rounds, 3 by
+default), each round in this order:
   1. pgbench      TPC-B-like, C clients: what this machine's PostgreSQL does with small write transactions;
-  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot), then an open-loop
-                  run at a fixed rate for latency;
+  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot), then, in the first
+                  round only, an open-loop run at a fixed rate for latency;
   3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot);
+and at the end:
   4. verify       `croupier wallet verify` on every wallet database the bench wrote to.
+Every ratio is taken within a round and reported as the median over the rounds (report.py says why).
 
 Everything is bounded in time, and the server process, pgbench, PostgreSQL and the temporary directory are cleaned up
 however the bench ends (including Ctrl-C).
@@ -64,6 +67,7 @@ class BenchOptions:
     rate: float = 1000.0
     database_url: str | None = None
     runs: tuple[str, ...] = RUNS
+    rounds: int = 3
 
     @property
     def warmup(self) -> float:
@@ -82,6 +86,7 @@ class BenchOptions:
             "p99_limit_ms": P99_LIMIT_MS,
             "database": "given URL" if self.database_url else "embedded, temporary",
             "runs": list(self.runs),
+            "rounds": self.rounds,
         }
 
 
@@ -148,39 +153,47 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
     postgres_info = await postgres.describe()
     postgres_pid = postgres.embedded.pid if postgres.embedded else None
     nonce = secrets.token_hex(4)
-    runs: dict[str, RunResult] = {}
     wallet_databases: dict[str, str] = {}
-
-    if "pgbench" in options.runs:
-        runs["pgbench"] = await _pgbench_run(options, postgres, progress)
-
     http_wanted = tuple(run for run in options.runs if run.startswith("http-"))
     if http_wanted:
-        url = await postgres.database("bench_wallet_http")
-        wallet_databases["wallet over HTTP"] = url
-        plan = HttpPlan(
-            duration=options.duration,
-            warmup=options.warmup,
-            drain=DRAIN_SECONDS,
-            concurrency=options.concurrency,
-            rate=options.rate,
-            fixed_rate_connections=FIXED_RATE_CONNECTIONS,
-            runs=http_wanted,
-        )
-        runs.update(await http_runs(plan, url, postgres.work_dir, nonce, postgres_pid, progress))
-
+        wallet_databases["wallet over HTTP"] = await postgres.database("bench_wallet_http")
     inprocess_wanted = tuple(run for run in options.runs if run.startswith("inprocess-"))
     if inprocess_wanted:
-        url = await postgres.database("bench_wallet_inprocess")
-        wallet_databases["wallet in-process"] = url
-        inprocess_plan = InProcessPlan(
-            duration=options.duration,
-            warmup=options.warmup,
-            drain=DRAIN_SECONDS,
-            concurrency=options.inprocess_concurrency,
-            runs=inprocess_wanted,
-        )
-        runs.update(await inprocess_runs(inprocess_plan, url, nonce, postgres_pid, progress))
+        wallet_databases["wallet in-process"] = await postgres.database("bench_wallet_inprocess")
+
+    rounds: list[dict[str, RunResult]] = []
+    for number in range(1, options.rounds + 1):
+        if options.rounds > 1:
+            progress(f"round {number} of {options.rounds}")
+        round_nonce = f"{nonce}r{number}"  # each round opens accounts of its own
+        runs: dict[str, RunResult] = {}
+        if "pgbench" in options.runs:
+            runs["pgbench"] = await _pgbench_run(options, postgres, progress)
+        # The latency run is an open loop at a fixed rate, not a ratio: it runs once, in the first round.
+        wanted = tuple(run for run in http_wanted if number == 1 or run != "http-fixed-rate")
+        if wanted:
+            plan = HttpPlan(
+                duration=options.duration,
+                warmup=options.warmup,
+                drain=DRAIN_SECONDS,
+                concurrency=options.concurrency,
+                rate=options.rate,
+                fixed_rate_connections=FIXED_RATE_CONNECTIONS,
+                runs=wanted,
+            )
+            url = wallet_databases["wallet over HTTP"]
+            runs.update(await http_runs(plan, url, postgres.work_dir, round_nonce, postgres_pid, progress))
+        if inprocess_wanted:
+            inprocess_plan = InProcessPlan(
+                duration=options.duration,
+                warmup=options.warmup,
+                drain=DRAIN_SECONDS,
+                concurrency=options.inprocess_concurrency,
+                runs=inprocess_wanted,
+            )
+            url = wallet_databases["wallet in-process"]
+            runs.update(await inprocess_runs(inprocess_plan, url, round_nonce, postgres_pid, progress))
+        rounds.append(runs)
 
     ledger: dict[str, Any] = {}
     verified: dict[str, dict[str, Any]] = {}
@@ -196,7 +209,7 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
         machine=machine,
         postgres=postgres_info,
         parameters=options.as_dict(),
-        runs=runs,
-        targets=judge(runs, options.rate, P99_LIMIT_MS),
+        rounds=rounds,
+        targets=judge(rounds, options.rate, P99_LIMIT_MS),
         ledger=ledger,
     )
