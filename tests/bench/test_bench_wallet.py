@@ -33,6 +33,10 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
         if name != "pgbench":
             assert run["ratio_to_pgbench"] > 0, name
             assert run["ledger_batches"]["transfers"] >= run["operations"], name  # every transfer reached the ledger
+    # Each round wrote to wallet databases of its own, and each of them was verified.
+    assert sorted(report["ledger"]) == [
+        f"wallet {transport}, round {number}" for transport in ("in-process", "over HTTP") for number in (1, 2)
+    ]
     for ledger, verified in report["ledger"].items():
         assert verified["clean"], (ledger, verified["first_discrepancies"])
         assert verified["transfers"] > 0, ledger

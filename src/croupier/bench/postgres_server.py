@@ -82,6 +82,16 @@ class BenchPostgres:
             await connection.close()
         return with_database(self._base_url, name)
 
+    async def drop_database(self, name: str) -> None:
+        """Drop database `name` of the embedded server (a bench round's, once verified); nothing with a given URL."""
+        if self.embedded is None:
+            return
+        connection = await asyncpg.connect(with_database(self._base_url, "postgres"))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
     async def describe(self) -> dict[str, Any]:
         """Server version and the settings that shape write throughput."""
         connection = await asyncpg.connect(self._base_url)

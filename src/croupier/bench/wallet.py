@@ -6,8 +6,8 @@ default), each round in this order:
   2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot), then, in the first
                   round only, an open-loop run at a fixed rate for latency;
   3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot);
-and at the end:
-  4. verify       `croupier wallet verify` on every wallet database the bench wrote to.
+  4. verify       `croupier wallet verify` on every wallet database the round wrote to (fresh ones each round,
+                  dropped once verified on the embedded server).
 Every ratio is taken within a round and reported as the median over the rounds (report.py says why).
 
 Everything is bounded in time, and the server process, pgbench, PostgreSQL and the temporary directory are cleaned up
@@ -147,31 +147,49 @@ async def _pgbench_run(options: BenchOptions, postgres: BenchPostgres, progress:
     )
 
 
+async def _verify_round(
+    databases: dict[str, tuple[str, str]], postgres: BenchPostgres, progress: Progress
+) -> dict[str, dict[str, Any]]:
+    """`croupier wallet verify` on each wallet database a round wrote to; then the embedded server drops them."""
+    ledger: dict[str, dict[str, Any]] = {}
+    verified: dict[str, dict[str, Any]] = {}
+    for label, (_, url) in databases.items():
+        if url not in verified:  # with --database-url every run shares one database
+            progress(f"croupier wallet verify ({label})")
+            verified[url] = await verify(url)
+        ledger[label] = verified[url]
+    for database, _ in databases.values():
+        await postgres.drop_database(database)
+    return ledger
+
+
 async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progress) -> BenchReport:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     machine = describe_machine()
     postgres_info = await postgres.describe()
     postgres_pid = postgres.embedded.pid if postgres.embedded else None
     nonce = secrets.token_hex(4)
-    wallet_databases: dict[str, str] = {}
     http_wanted = tuple(run for run in options.runs if run.startswith("http-"))
-    if http_wanted:
-        wallet_databases["wallet over HTTP"] = await postgres.database("bench_wallet_http")
     inprocess_wanted = tuple(run for run in options.runs if run.startswith("inprocess-"))
-    if inprocess_wanted:
-        wallet_databases["wallet in-process"] = await postgres.database("bench_wallet_inprocess")
-
     rounds: list[dict[str, RunResult]] = []
+    ledger: dict[str, Any] = {}
     for number in range(1, options.rounds + 1):
         if options.rounds > 1:
             progress(f"round {number} of {options.rounds}")
         round_nonce = f"{nonce}r{number}"  # each round opens accounts of its own
+        # Each round writes to databases of its own, as the first did: a round never pays for the tables, indexes and
+        # autovacuum work the rounds before it left behind.
+        databases: dict[str, tuple[str, str]] = {}  # ledger label -> (database, URL)
+        suffix = f", round {number}" if options.rounds > 1 else ""
         runs: dict[str, RunResult] = {}
         if "pgbench" in options.runs:
             runs["pgbench"] = await _pgbench_run(options, postgres, progress)
         # The latency run is an open loop at a fixed rate, not a ratio: it runs once, in the first round.
         wanted = tuple(run for run in http_wanted if number == 1 or run != "http-fixed-rate")
         if wanted:
+            database = f"bench_wallet_http_{number}"
+            url = await postgres.database(database)
+            databases["wallet over HTTP" + suffix] = (database, url)
             plan = HttpPlan(
                 duration=options.duration,
                 warmup=options.warmup,
@@ -181,9 +199,11 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 fixed_rate_connections=FIXED_RATE_CONNECTIONS,
                 runs=wanted,
             )
-            url = wallet_databases["wallet over HTTP"]
             runs.update(await http_runs(plan, url, postgres.work_dir, round_nonce, postgres_pid, progress))
         if inprocess_wanted:
+            database = f"bench_wallet_inprocess_{number}"
+            url = await postgres.database(database)
+            databases["wallet in-process" + suffix] = (database, url)
             inprocess_plan = InProcessPlan(
                 duration=options.duration,
                 warmup=options.warmup,
@@ -191,17 +211,9 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 concurrency=options.inprocess_concurrency,
                 runs=inprocess_wanted,
             )
-            url = wallet_databases["wallet in-process"]
             runs.update(await inprocess_runs(inprocess_plan, url, round_nonce, postgres_pid, progress))
         rounds.append(runs)
-
-    ledger: dict[str, Any] = {}
-    verified: dict[str, dict[str, Any]] = {}
-    for name, url in wallet_databases.items():
-        if url not in verified:  # with --database-url both runs share one database
-            progress(f"croupier wallet verify ({name})")
-            verified[url] = await verify(url)
-        ledger[name] = verified[url]
+        ledger.update(await _verify_round(databases, postgres, progress))
 
     return BenchReport(
         started_at=started_at,
