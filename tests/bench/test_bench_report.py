@@ -70,7 +70,7 @@ def test_the_json_report_carries_every_round_with_its_own_ratios() -> None:
     )
     document = report.as_dict()
     assert [round_["inprocess-uniform"]["ratio_to_pgbench"] for round_ in document["rounds"]] == [5.2, 8.333, 4.5]
-    assert document["rounds"][1]["pgbench"] == {"per_second": 6_000, "ratio_to_pgbench": None}
+    assert document["rounds"][1]["pgbench"] == {"per_second": 6_000, "ratio_to_pgbench": None, "cpu_us_per_op": None}
     assert document["runs"]["inprocess-uniform"]["ratio_to_pgbench"] == 5.2
     assert document["runs"]["inprocess-uniform"]["per_second"] == 50_000
     assert document["runs"]["pgbench"]["ratio_to_pgbench"] is None

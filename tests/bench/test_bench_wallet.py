@@ -48,6 +48,7 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
         for round_ in rounds:
             ratio = round_[name]["per_second"] / round_["pgbench"]["per_second"]
             assert round_[name]["ratio_to_pgbench"] == pytest.approx(ratio, abs=0.001), name
+            assert round_[name]["cpu_us_per_op"]["postgres"] > 0, name
             ratios.append(round_[name]["ratio_to_pgbench"])
         assert report["runs"][name]["ratio_to_pgbench"] == pytest.approx(sum(ratios) / 2, abs=0.001), name
     assert {target["verdict"] for target in report["targets"]} <= {"PASS", "MISS"}

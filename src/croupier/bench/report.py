@@ -209,7 +209,12 @@ class BenchReport:
             "runs": {name: run.as_dict(self.ratio_to_pgbench(name)) for name, run in self.runs.items()},
             "rounds": [
                 {
-                    name: {"per_second": run.per_second, "ratio_to_pgbench": round_ratio(round_, name, "pgbench")}
+                    name: {
+                        "per_second": run.per_second,
+                        "ratio_to_pgbench": round_ratio(round_, name, "pgbench"),
+                        # CPU per operation tells a round that met a slow machine from one in which the code was slow.
+                        "cpu_us_per_op": run.details.get("cpu_us_per_op"),
+                    }
                     for name, run in round_.items()
                 }
                 for round_ in self.rounds
