@@ -74,21 +74,20 @@ class BenchPostgres:
         """URL of a fresh database `name` on the embedded server; with a given URL, that URL."""
         if self.embedded is None:
             return self._base_url
-        connection = await asyncpg.connect(with_database(self._base_url, "postgres"))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
+        await self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
         return with_database(self._base_url, name)
 
     async def drop_database(self, name: str) -> None:
         """Drop database `name` of the embedded server (a bench round's, once verified); nothing with a given URL."""
-        if self.embedded is None:
-            return
+        if self.embedded is not None:
+            await self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def _administer(self, *statements: str) -> None:
+        """Run statements on the embedded server's `postgres` database, one after another."""
         connection = await asyncpg.connect(with_database(self._base_url, "postgres"))
         try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for statement in statements:
+                await connection.execute(statement)
         finally:
             await connection.close()
 
