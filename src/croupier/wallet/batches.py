@@ -27,7 +27,11 @@ class AppliedBatch:
     _totals_after: dict[UUID, AccountState] | None = None
 
     def totals_after(self) -> dict[UUID, AccountState]:
-        """The touched accounts as they will be once this batch commits (the batch is applied: they change no more)."""
+        """The touched accounts as they will be once this batch commits.
+
+        Worked out once: the batch changes no more after a later batch has read them (commands join a batch only while
+        its write waits its turn, and no later batch is applied meanwhile; see LedgerWriter._join_waiting_write).
+        """
         if self._totals_after is None:
             accounts = self.applier.accounts
             touched = self.applier.touched
@@ -36,6 +40,10 @@ class AppliedBatch:
             else:
                 self._totals_after = {account_id: accounts[account_id] for account_id in touched}
         return self._totals_after
+
+    def forget_totals(self) -> None:
+        """Commands joined the batch (its write had not been sent): `totals_after` is worked out again."""
+        self._totals_after = None
 
     def depends_on(self, commands: list[Command]) -> bool:
         """Would any of `commands` read a record this batch is still writing?

@@ -112,6 +112,7 @@ class LedgerWriter:
         self.fast_batches = 0  # optimistic batches that read no idempotency record (every key new)
         self.side_by_side_writes = 0  # optimistic writes started while another, on other accounts, was in flight
         self.chained_writes = 0  # optimistic writes queued behind one in flight whose accounts they were applied on
+        self.joined_commands = 0  # commands applied into a write waiting its turn (see _join_waiting_write)
 
     async def start(self) -> None:
         self._stopping = False
@@ -171,8 +172,11 @@ class LedgerWriter:
                 await self._settle(flight)
                 flights.remove(flight)
             if self._queue and any(flight.waiting() for flight in flights):
-                # A write already waits its turn: let the oldest finish first, so that the next batch gathers what
-                # arrives meanwhile instead of queueing behind it in small pieces.
+                # A write already waits its turn: what arrives joins it if it can (see _join_waiting_write).
+                if self._join_waiting_write(flights):
+                    continue
+                # Otherwise let the oldest finish first, so that the next batch gathers what arrives meanwhile
+                # instead of queueing behind it in small pieces.
                 await self._settle(flights[0])
                 del flights[0]
                 continue
@@ -234,6 +238,63 @@ class LedgerWriter:
                 self.side_by_side_writes += 1
             flights.append(_InFlight(entries, applied, asyncio.create_task(self._write(applied, after)), after))
             current.clear()
+
+    def _join_waiting_write(self, flights: list[_InFlight]) -> bool:
+        """Apply queued commands into the write that waits its turn (the last one); False if none could join it.
+
+        That write waits for the writes it is chained behind, so commands that arrive meanwhile would otherwise wait
+        for it and then for a write of their own. Joining it, they are written one write earlier, and the batch is
+        bigger (the write's cost per batch is spread over more commands). In a closed loop of callers on one hot
+        account this is the difference between a caller's next command waiting two writes or three.
+
+        A command joins only if the batch can take it as a fast batch would have: a new transfer, batch or hold
+        (every key assumed new, as the batch's write checks), on accounts the batch already holds or whose
+        committed totals this writer knows and no other write in flight touches, naming no record another write in
+        flight creates, and not refused. The first command that cannot join ends the joining (commands keep their
+        order); it waits in the queue for the next batch, where a refusal is decided from fresh reads. Nothing here
+        waits: the batch cannot be sent while commands join it, and it is encoded again if any did (`_write`).
+        Joined commands share the batch's time (`now`, its transfers' created_at), taken when it was applied.
+        """
+        waiting = flights[-1]
+        applied = waiting.applied
+        if not waiting.waiting() or not applied.fast or self._locked_batches_left or self._read_batches_left:
+            return False
+        others = flights[:-1]
+        joined = 0
+        while self._queue and len(waiting.entries) < self._batch_max:
+            command, future = self._queue[0]
+            if command.kind not in FAST_KINDS or any(flight.applied.depends_on([command]) for flight in others):
+                break
+            if not self._hold_accounts(command, applied, others):
+                break
+            outcome = applied.applier.apply(command)
+            if outcome.error is not None:  # it changed nothing; the next batch decides it from fresh reads
+                break
+            self._queue.popleft()
+            waiting.entries.append((command, future))
+            applied.outcomes.append(outcome)
+            if not outcome.replayed:  # (a key that already joined: the batch itself replays it)
+                applied.applied_keys.add(command.key)
+            joined += 1
+        if joined:
+            applied.forget_totals()
+            self.joined_commands += joined
+        return joined > 0
+
+    def _hold_accounts(self, command: Command, applied: AppliedBatch, others: list[_InFlight]) -> bool:
+        """Add the command's accounts the batch does not hold yet, from the committed totals; False if one is unknown
+        or touched by another write in flight (its totals there are not committed yet)."""
+        accounts = applied.applier.accounts
+        for leg in command.legs:
+            for account_id in (leg.debit, leg.credit):
+                if account_id in accounts:
+                    continue
+                known = self._committed.get(account_id)
+                if known is None or any(account_id in flight.applied.applier.touched for flight in others):
+                    return False
+                accounts[known.id] = copy_account(known)
+                applied.started_from[known.id] = known.counters()
+        return True
 
     async def _settle(self, in_flight: _InFlight) -> bool:
         """Wait for an optimistic batch's write; answer its callers. False if it was not written as applied."""
@@ -324,6 +385,7 @@ class LedgerWriter:
     async def _write(self, applied: AppliedBatch, after: tuple["asyncio.Task[None]", ...] = ()) -> None:
         """Write a batch applied in memory, once the writes it was applied on (`after`) have succeeded."""
         write = None
+        encoded = len(applied.outcomes)
         if applied.applier.new_requests:  # else only replays and refusals: nothing to write
             # Encoded now, while the writes it waits for are still running: sent the moment they succeed.
             write = self._batch_write(applied)
@@ -332,6 +394,8 @@ class LedgerWriter:
             if any(earlier.cancelled() or earlier.exception() is not None for earlier in after):
                 # It was applied on top of totals that were never written (its compare-and-swap would fail too).
                 raise _EarlierWriteFailed()
+            if len(applied.outcomes) != encoded:  # commands joined it while it waited: encoded again, with them
+                write = self._batch_write(applied) if applied.applier.new_requests else None
         if write is None:
             return
         async with self._write_db.connection() as connection:  # one statement, outside a transaction: its own
@@ -465,6 +529,7 @@ class LedgerWriter:
             "fast_batches": self.fast_batches,
             "side_by_side_writes": self.side_by_side_writes,
             "chained_writes": self.chained_writes,
+            "joined_commands": self.joined_commands,
         }
 
 
