@@ -164,7 +164,8 @@ class LedgerWriter:
         A batch that reads an account a write in flight touches is applied on that write's result (the overlay) and
         its write is chained behind that one: sent as soon as it has succeeded, skipped (and the batch applied again
         on the locked path) if it failed. Two writes in flight never run at the same time on the same account. A
-        batch that names a record a write in flight creates waits for it and takes the locked path.
+        batch that names a record a write in flight creates waits for it and takes the locked path. While a chained
+        write waits its turn, what arrives joins it if it can (`_join_waiting_write`).
         """
         while True:
             current.clear()
