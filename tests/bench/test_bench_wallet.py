@@ -16,7 +16,20 @@ RUNS = ["pgbench", "http-uniform", "http-hot", "http-fixed-rate", "inprocess-uni
 
 def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "croupier", "bench", "wallet", "--duration", "1", "--rounds", "2", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "croupier",
+            "bench",
+            "wallet",
+            "--duration",
+            "1",
+            "--rounds",
+            "2",
+            "--slices",
+            "3",
+            "--json",
+        ],
         env={**os.environ, "TMPDIR": str(tmp_path)},
         capture_output=True,
         timeout=300,
@@ -26,6 +39,11 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
     report = orjson.loads(completed.stdout)
 
     assert sorted(report["runs"]) == sorted(RUNS)
+    # The closed-loop wallet runs took turns in three slices, which add up to the measured second.
+    assert report["parameters"]["slices"] == 3
+    for name in ("http-uniform", "http-hot", "inprocess-uniform", "inprocess-hot"):
+        assert report["runs"][name]["slices"] == 3, name
+        assert report["runs"][name]["window_seconds"] == pytest.approx(1.0), name
     for name, run in report["runs"].items():
         assert run["per_second"] > 0, name
         assert run["operations"] > 0, name

@@ -39,6 +39,14 @@ def bench_wallet(
             "of the rounds' ratios, each taken within its round (the latency run runs once).",
         ),
     ] = 3,
+    slices: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Slices of each closed-loop wallet run: uniform and hot take turns slice by slice (1: one whole run, "
+            "then the other), so that the two runs they are compared in meet the same machine.",
+        ),
+    ] = 5,
     bench_database_url: Annotated[
         str | None,
         typer.Option(
@@ -72,6 +80,7 @@ def bench_wallet(
         database_url=bench_database_url,
         runs=runs,
         rounds=rounds,
+        slices=slices,
     )
     try:
         report = run_wallet_bench(options, progress=lambda message: err.print(f"[dim]{message}[/dim]"))

@@ -2,7 +2,8 @@
 
 Runs (each request is one transfer, POST /v1/wallet/transfers with a unique idempotency key; only 201 counts):
   http-uniform     closed loop, C keep-alive connections, transfers between random players;
-  http-hot         closed loop, C connections, every transfer touches the house bankroll;
+  http-hot         closed loop, C connections of its own, every transfer touches the house bankroll; the two
+                   closed loops run in alternating slices (load_loops.alternate);
   http-fixed-rate  open loop at a fixed rate through enough connections, hot scenario, latency from the schedule.
 """
 
@@ -17,10 +18,18 @@ import orjson
 
 from croupier.bench.http_load import HttpConnection, close_connections, open_connections
 from croupier.bench.ledger_observations import ledger_batches
-from croupier.bench.load_loops import Failure, LoadSample, Operation, closed_loop, open_loop
+from croupier.bench.load_loops import (
+    Failure,
+    LoadSample,
+    Operation,
+    alternate,
+    closed_loop,
+    merge_samples,
+    open_loop,
+)
 from croupier.bench.machine import load_average
 from croupier.bench.report import RunResult
-from croupier.bench.run_probe import RunProbe
+from croupier.bench.run_probe import ProbeReading, RunProbe, merge_readings
 from croupier.bench.scenarios import (
     SETUP_CONCURRENCY,
     BenchAccounts,
@@ -47,6 +56,7 @@ class HttpPlan:
     rate: float
     fixed_rate_connections: int
     runs: tuple[str, ...]
+    slices: int = 1  # each closed-loop run in this many slices, the runs taking turns
 
 
 class HttpWalletSetup:
@@ -105,6 +115,18 @@ async def _measure(
         reading = await probe.stop()
     finally:
         await close_connections(connections)
+    return await _result(name, database_url, traffic, connection_count, sample, reading, **details)
+
+
+async def _result(
+    name: str,
+    database_url: str,
+    traffic: TransferTraffic,
+    connection_count: int,
+    sample: LoadSample,
+    reading: ProbeReading,
+    **details: Any,
+) -> RunResult:
     batches = await ledger_batches(database_url, traffic.key_prefix)
     return RunResult.from_sample(
         name,
@@ -115,6 +137,65 @@ async def _measure(
         load_average_after=load_average(),
         **details,
     )
+
+
+async def _closed_loops(
+    plan: HttpPlan,
+    server: WalletServer,
+    database_url: str,
+    postgres_pid: int | None,
+    accounts: BenchAccounts,
+    nonce: str,
+    progress: Callable[[str], None],
+) -> dict[str, RunResult]:
+    """http-uniform and http-hot (those wanted), each on connections of its own, in alternating slices."""
+    wanted: list[Scenario] = [scenario for scenario in ("uniform", "hot") if f"http-{scenario}" in plan.runs]
+    if not wanted:
+        return {}
+    traffic = {
+        scenario: TransferTraffic(accounts, scenario, f"bench-{nonce}-http-{scenario}-", seed=index)
+        for index, scenario in enumerate(wanted)
+    }
+    connections: dict[Scenario, list[HttpConnection]] = {}
+    try:
+        for scenario in wanted:
+            connections[scenario] = await open_connections(
+                server.host, server.port, plan.concurrency, server.authorization
+            )
+        operations = {
+            scenario: [transfer_operation(connection, traffic[scenario]) for connection in connections[scenario]]
+            for scenario in wanted
+        }
+
+        async def run_slice(scenario: Scenario, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
+            probe = await RunProbe(database_url, server.pid, postgres_pid, schema="wallet").start()
+            sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
+            return sample, await probe.stop()
+
+        progress(
+            f"{', '.join(f'http-{scenario}' for scenario in wanted)}: {plan.concurrency} connections each, closed "
+            f"loop, {plan.warmup:g}s warm-up + {plan.duration:g}s, in {plan.slices} alternating slices"
+        )
+        measured = await alternate(wanted, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
+    finally:
+        for opened in connections.values():
+            await close_connections(opened)
+    results: dict[str, RunResult] = {}
+    for scenario, parts in measured.items():
+        name = f"http-{scenario}"
+        sample = merge_samples([part for part, _ in parts])
+        reading = merge_readings([part for _, part in parts])
+        results[name] = await _result(
+            name,
+            database_url,
+            traffic[scenario],
+            plan.concurrency,
+            sample,
+            reading,
+            scenario=scenario,
+            slices=plan.slices,
+        )
+    return results
 
 
 async def http_runs(
@@ -137,22 +218,7 @@ async def http_runs(
         finally:
             await close_connections(setup_connections)
 
-        scenario: Scenario
-        for scenario in ("uniform", "hot"):
-            name = f"http-{scenario}"
-            if name not in plan.runs:
-                continue
-            progress(
-                f"{name}: {plan.concurrency} connections, closed loop, {plan.warmup:g}s warm-up + {plan.duration:g}s"
-            )
-            traffic = TransferTraffic(accounts, scenario, f"bench-{nonce}-{name}-", seed=len(results))
-
-            async def closed(operations: list[Operation]) -> LoadSample:
-                return await closed_loop(operations, warmup=plan.warmup, duration=plan.duration, drain=plan.drain)
-
-            results[name] = await _measure(
-                name, server, database_url, postgres_pid, traffic, plan.concurrency, closed, scenario=scenario
-            )
+        results.update(await _closed_loops(plan, server, database_url, postgres_pid, accounts, nonce, progress))
 
         if "http-fixed-rate" in plan.runs:
             name = "http-fixed-rate"

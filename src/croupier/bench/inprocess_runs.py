@@ -1,7 +1,8 @@
 """The wallet in-process: the platform bootstrapped in the bench's own process, as `croupier up` would, and many
 concurrent tasks calling `InProcessWalletClient.transfer` (no HTTP, no JSON: the ledger writer's own ceiling).
 
-Runs: inprocess-uniform and inprocess-hot, closed loop, C' tasks each (default 256).
+Runs: inprocess-uniform and inprocess-hot, closed loop, C' tasks each (default 256), in alternating slices
+(load_loops.alternate).
 """
 
 from collections.abc import Callable
@@ -10,10 +11,10 @@ from typing import Any
 from uuid import UUID
 
 from croupier.bench.ledger_observations import ledger_batches
-from croupier.bench.load_loops import Failure, Operation, closed_loop
+from croupier.bench.load_loops import Failure, LoadSample, Operation, alternate, closed_loop, merge_samples
 from croupier.bench.machine import load_average
 from croupier.bench.report import RunResult
-from croupier.bench.run_probe import RunProbe
+from croupier.bench.run_probe import ProbeReading, RunProbe, merge_readings
 from croupier.bench.scenarios import Scenario, TransferTraffic, set_up_accounts, transfer_payload
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.kit.config import Settings
@@ -29,6 +30,7 @@ class InProcessPlan:
     drain: float
     concurrency: int
     runs: tuple[str, ...]
+    slices: int = 1  # each run in this many slices, the runs taking turns
 
 
 class InProcessWalletSetup:
@@ -80,32 +82,47 @@ async def inprocess_runs(
         client = platform.wallet_client
         progress("opening and funding accounts in-process")
         accounts = await set_up_accounts(InProcessWalletSetup(client), "bench-inprocess", f"{nonce}-inprocess")
-        scenario: Scenario
-        for scenario in ("uniform", "hot"):
-            name = f"inprocess-{scenario}"
-            if name not in plan.runs:
-                continue
-            progress(f"{name}: {plan.concurrency} tasks, closed loop, {plan.warmup:g}s warm-up + {plan.duration:g}s")
-            traffic = TransferTraffic(accounts, scenario, f"bench-{nonce}-{name}-", seed=100 + len(results))
-            operations = [transfer_operation(client, traffic) for _ in range(plan.concurrency)]
+        wanted: list[Scenario] = [scenario for scenario in ("uniform", "hot") if f"inprocess-{scenario}" in plan.runs]
+        traffic = {
+            scenario: TransferTraffic(accounts, scenario, f"bench-{nonce}-inprocess-{scenario}-", seed=100 + index)
+            for index, scenario in enumerate(wanted)
+        }
+        operations = {
+            scenario: [transfer_operation(client, traffic[scenario]) for _ in range(plan.concurrency)]
+            for scenario in wanted
+        }
+        writer = {scenario: {"batches": 0, "commands": 0} for scenario in wanted}
+
+        async def run_slice(scenario: Scenario, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
             before = _writer_stats(platform)
             probe = await RunProbe(database_url, None, postgres_pid, schema="wallet").start()
-            sample = await closed_loop(operations, warmup=plan.warmup, duration=plan.duration, drain=plan.drain)
+            sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
             reading = await probe.stop()
             after = _writer_stats(platform)
-            writer = {
-                "batches": after["batches"] - before["batches"],
-                "commands": after["commands"] - before["commands"],
-            }
-            writer["mean_batch"] = round(writer["commands"] / writer["batches"], 2) if writer["batches"] else 0.0
-            batches = await ledger_batches(database_url, traffic.key_prefix)
+            for counter in ("batches", "commands"):
+                writer[scenario][counter] += after[counter] - before[counter]
+            return sample, reading
+
+        progress(
+            f"{', '.join(f'inprocess-{scenario}' for scenario in wanted)}: {plan.concurrency} tasks each, closed loop, "
+            f"{plan.warmup:g}s warm-up + {plan.duration:g}s, in {plan.slices} alternating slices"
+        )
+        measured = await alternate(wanted, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
+        for scenario, parts in measured.items():
+            name = f"inprocess-{scenario}"
+            sample = merge_samples([part for part, _ in parts])
+            reading = merge_readings([part for _, part in parts])
+            stats: dict[str, Any] = dict(writer[scenario])
+            stats["mean_batch"] = round(stats["commands"] / stats["batches"], 2) if stats["batches"] else 0.0
+            batches = await ledger_batches(database_url, traffic[scenario].key_prefix)
             results[name] = RunResult.from_sample(
                 name,
                 sample,
                 scenario=scenario,
                 tasks=plan.concurrency,
+                slices=plan.slices,
                 ledger_batches=batches,
-                writer_stats=writer,
+                writer_stats=stats,
                 **reading.details(batches["transfers"]),
                 load_average_after=load_average(),
             )

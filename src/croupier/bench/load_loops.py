@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 
 class Failure(NamedTuple):
@@ -181,3 +181,43 @@ async def open_loop(
     if unfinished > 0:
         sample.errors["unfinished"] += unfinished
     return sample
+
+
+def merge_samples(samples: Sequence[LoadSample]) -> LoadSample:
+    """One sample of several measured windows (the slices of an alternated run): their times and counts added up."""
+    merged = LoadSample(window_seconds=sum(sample.window_seconds for sample in samples))
+    for sample in samples:
+        merged.latencies.extend(sample.latencies)
+        merged.errors.update(sample.errors)
+        for kind, detail in sample.error_examples.items():
+            if kind not in merged.error_examples and len(merged.error_examples) < MAX_ERROR_EXAMPLES:
+                merged.error_examples[kind] = detail
+        merged.offered += sample.offered
+        merged.completed_in_window += sample.completed_in_window
+    return merged
+
+
+Name = TypeVar("Name", bound=str)
+Slice = TypeVar("Slice")
+
+
+async def alternate(
+    names: Sequence[Name],
+    run_slice: Callable[[Name, float, float], Awaitable[Slice]],
+    *,
+    slices: int,
+    warmup: float,
+    duration: float,
+) -> dict[Name, list[Slice]]:
+    """Run each named load in `slices` slices, taking turns: A B, B A, A B, ... (each pair in the other order).
+
+    `run_slice(name, warmup, duration)` runs one slice: a `slices`-th of the warm-up and of the measured window. Loads
+    that are compared with each other (uniform and hot) then meet the same machine: on a VM whose speed drifts from one
+    minute to the next, two runs one after the other can differ by more than what they measure. The alternating order
+    also cancels a steady drift over the run.
+    """
+    results: dict[Name, list[Slice]] = {name: [] for name in names}
+    for number in range(slices):
+        for name in names if number % 2 == 0 else reversed(names):
+            results[name].append(await run_slice(name, warmup / slices, duration / slices))
+    return results

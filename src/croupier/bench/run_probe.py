@@ -6,6 +6,7 @@
   from end to end on every batch makes each transfer cost more as the ledger grows.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,3 +114,27 @@ class RunProbe:
             else end.checkpoints - start.checkpoints,
             sequential_scans=scans,
         )
+
+
+def merge_readings(readings: Sequence[ProbeReading]) -> ProbeReading:
+    """One reading of several measured stretches (the slices of an alternated run): CPU, WAL, checkpoints and scans
+    added up; WAL or checkpoints unknown if any stretch did not know them."""
+    cpu_seconds: dict[str, float] = {}
+    scans: dict[str, dict[str, int]] = {}
+    for reading in readings:
+        for group, seconds in reading.cpu.cpu_seconds.items():
+            cpu_seconds[group] = cpu_seconds.get(group, 0.0) + seconds
+        for table, counts in reading.sequential_scans.items():
+            total = scans.setdefault(table, {"scans": 0, "rows_read": 0})
+            total["scans"] += counts["scans"]
+            total["rows_read"] += counts["rows_read"]
+    wal = [reading.wal_bytes for reading in readings]
+    checkpoints = [reading.checkpoints for reading in readings]
+    return ProbeReading(
+        cpu=CpuUsage(sum(reading.cpu.wall_seconds for reading in readings), cpu_seconds),
+        wal_bytes=None if any(value is None for value in wal) else sum(value for value in wal if value is not None),
+        checkpoints=None
+        if any(value is None for value in checkpoints)
+        else sum(value for value in checkpoints if value is not None),
+        sequential_scans=scans,
+    )

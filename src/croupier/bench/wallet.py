@@ -3,9 +3,10 @@
 One bench, on one server (an embedded one in a temporary directory, or --database-url), in rounds (--rounds, 3 by
 default), each round in this order:
   1. pgbench      TPC-B-like, C clients: what this machine's PostgreSQL does with small write transactions;
-  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot), then, in the first
-                  round only, an open-loop run at a fixed rate for latency;
-  3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot);
+  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot, in alternating
+                  slices), then, in the first round only, an open-loop run at a fixed rate for latency;
+  3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot, in alternating
+                  slices);
   4. verify       `croupier wallet verify` on every wallet database the round wrote to (fresh ones each round,
                   dropped once verified on the embedded server).
 Every ratio is taken within a round and reported as the median over the rounds (report.py says why).
@@ -68,6 +69,7 @@ class BenchOptions:
     database_url: str | None = None
     runs: tuple[str, ...] = RUNS
     rounds: int = 3
+    slices: int = 5
 
     @property
     def warmup(self) -> float:
@@ -87,6 +89,7 @@ class BenchOptions:
             "database": "given URL" if self.database_url else "embedded, temporary",
             "runs": list(self.runs),
             "rounds": self.rounds,
+            "slices": self.slices,
         }
 
 
@@ -198,6 +201,7 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 rate=options.rate,
                 fixed_rate_connections=FIXED_RATE_CONNECTIONS,
                 runs=wanted,
+                slices=options.slices,
             )
             runs.update(await http_runs(plan, url, postgres.work_dir, round_nonce, postgres_pid, progress))
         if inprocess_wanted:
@@ -210,6 +214,7 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 drain=DRAIN_SECONDS,
                 concurrency=options.inprocess_concurrency,
                 runs=inprocess_wanted,
+                slices=options.slices,
             )
             runs.update(await inprocess_runs(inprocess_plan, url, round_nonce, postgres_pid, progress))
         rounds.append(runs)

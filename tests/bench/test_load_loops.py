@@ -1,0 +1,80 @@
+"""The bench's alternating slices (load_loops.alternate) and how the slices' samples and readings add up."""
+
+from collections import Counter
+
+import pytest
+
+from croupier.bench.cpu_usage import CpuUsage
+from croupier.bench.load_loops import LoadSample, alternate, merge_samples
+from croupier.bench.run_probe import ProbeReading, merge_readings
+
+
+async def test_runs_take_turns_slice_by_slice_each_pair_in_the_other_order() -> None:
+    calls: list[tuple[str, float, float]] = []
+
+    async def run_slice(name: str, warmup: float, duration: float) -> str:
+        calls.append((name, warmup, duration))
+        return f"{name}{len(calls)}"
+
+    results = await alternate(["uniform", "hot"], run_slice, slices=4, warmup=2.0, duration=10.0)
+
+    assert [name for name, _, _ in calls] == ["uniform", "hot", "hot", "uniform", "uniform", "hot", "hot", "uniform"]
+    assert {(warmup, duration) for _, warmup, duration in calls} == {(0.5, 2.5)}  # a quarter of each, every time
+    assert results == {
+        "uniform": ["uniform1", "uniform4", "uniform5", "uniform8"],
+        "hot": ["hot2", "hot3", "hot6", "hot7"],
+    }
+
+
+async def test_one_slice_is_one_whole_run_after_the_other() -> None:
+    calls: list[tuple[str, float, float]] = []
+
+    async def run_slice(name: str, warmup: float, duration: float) -> None:
+        calls.append((name, warmup, duration))
+
+    await alternate(["uniform", "hot"], run_slice, slices=1, warmup=2.0, duration=10.0)
+
+    assert calls == [("uniform", 2.0, 10.0), ("hot", 2.0, 10.0)]
+
+
+def test_slices_samples_add_up_to_one_window() -> None:
+    first = LoadSample(window_seconds=2.0, latencies=[0.001, 0.002], errors=Counter({"http_503": 1}), offered=3)
+    first.error_examples["http_503"] = "first"
+    first.completed_in_window = 2
+    second = LoadSample(window_seconds=3.0, latencies=[0.004], errors=Counter({"http_503": 2, "timeout": 1}))
+    second.error_examples.update({"http_503": "second", "timeout": "slow"})
+    second.completed_in_window = 1
+
+    merged = merge_samples([first, second])
+
+    assert merged.window_seconds == 5.0
+    assert merged.latencies == [0.001, 0.002, 0.004]
+    assert merged.errors == Counter({"http_503": 3, "timeout": 1})
+    assert merged.error_examples == {"http_503": "first", "timeout": "slow"}
+    assert merged.offered == 3
+    assert merged.throughput == pytest.approx(3 / 5.0)
+
+
+def _reading(wall: float, postgres: float, wal: int | None, checkpoints: int | None, scans: int) -> ProbeReading:
+    return ProbeReading(
+        cpu=CpuUsage(wall, {"postgres": postgres, "machine": postgres * 2}),
+        wal_bytes=wal,
+        checkpoints=checkpoints,
+        sequential_scans={"accounts": {"scans": scans, "rows_read": scans * 10}} if scans else {},
+    )
+
+
+def test_slices_readings_add_up_and_an_unknown_stays_unknown() -> None:
+    merged = merge_readings(
+        [_reading(2.0, 1.0, 1000, 0, 1), _reading(3.0, 2.0, 500, 1, 0), _reading(1.0, 0.5, 0, 0, 2)]
+    )
+
+    assert merged.cpu.wall_seconds == 6.0
+    assert merged.cpu.cpu_seconds == {"postgres": 3.5, "machine": 7.0}
+    assert merged.cpu.cores()["postgres"] == pytest.approx(3.5 / 6.0, abs=0.01)
+    assert merged.wal_bytes == 1500
+    assert merged.checkpoints == 1
+    assert merged.sequential_scans == {"accounts": {"scans": 3, "rows_read": 30}}
+    unknown = merge_readings([_reading(1.0, 1.0, None, 0, 0), _reading(1.0, 1.0, 10, None, 0)])
+    assert unknown.wal_bytes is None
+    assert unknown.checkpoints is None
