@@ -125,12 +125,18 @@ async def test_commands_arriving_while_a_write_waits_its_turn_join_it_and_are_wr
 
     # The waiting batch holds p2 and the bankroll; p3 and p4 are known from their deposits. p1 is being written by
     # the held write, so a command on p1 cannot join: it waits for a batch of its own, after the held write.
+    # Each is sent once the one before it has reached the writer, so that they arrive in this order on any transport.
     third, fourth, across = bet(p3, house, 30), bet(p4, house, 40), player_transfer(p3, p4, 7)
     on_p1 = bet(p1, house, 5)
-    later = [asyncio.ensure_future(wallet_client.transfer(request)) for request in (third, fourth, across, on_p1)]
-    await until(lambda: writer.joined_commands == joined_before + 3, "three commands joined the waiting write")
+    later = []
+    for count, request in enumerate((third, fourth, across), start=1):
+        later.append(asyncio.ensure_future(wallet_client.transfer(request)))
+        await until(lambda count=count: writer.joined_commands == joined_before + count, f"command {count} joined")
+    later.append(asyncio.ensure_future(wallet_client.transfer(on_p1)))
+    await until(lambda: writer.stats()["queued"] == 1, "the command on p1 reached the writer")
     await asyncio.sleep(0.05)
     assert writer.joined_commands == joined_before + 3  # not the one on p1
+    assert writer.stats()["queued"] == 1  # it waits for a batch of its own
     assert not any(call.done() for call in (first_call, second_call, *later))  # nothing was written yet
 
     held.release()
@@ -209,8 +215,10 @@ async def test_command_refused_on_the_waiting_writes_totals_does_not_join_and_is
     # 50 of p2's 40 left is refused on the waiting batch's totals, so it does not join, and neither does the bet on
     # p3 behind it: commands keep their order.
     too_much = asyncio.ensure_future(wallet_client.transfer(bet(p2, house, 50)))
+    await until(lambda: writer.stats()["queued"] == 1, "the bet of 50 reached the writer")
     behind = asyncio.ensure_future(wallet_client.transfer(bet(p3, house, 30)))
-    await asyncio.sleep(0.1)
+    await until(lambda: writer.stats()["queued"] == 2, "the bet behind it reached the writer")
+    await asyncio.sleep(0.05)
     assert writer.joined_commands == joined_before
     assert not too_much.done()  # not refused while the totals it would be refused on are not written
 
