@@ -283,9 +283,10 @@ class LedgerWriter:
         return joined > 0
 
     def _hold_accounts(self, command: Command, applied: AppliedBatch, others: list[_InFlight]) -> bool:
-        """Add the command's accounts the batch does not hold yet, from the committed totals; False if one is unknown
-        or touched by another write in flight (its totals there are not committed yet)."""
+        """Add the command's accounts the batch does not hold yet, from the committed totals; False, adding none, if
+        one is unknown or touched by another write in flight (its totals there are not committed yet)."""
         accounts = applied.applier.accounts
+        missing: list[AccountState] = []
         for leg in command.legs:
             for account_id in (leg.debit, leg.credit):
                 if account_id in accounts:
@@ -293,8 +294,10 @@ class LedgerWriter:
                 known = self._committed.get(account_id)
                 if known is None or any(account_id in flight.applied.applier.touched for flight in others):
                     return False
-                accounts[known.id] = copy_account(known)
-                applied.started_from[known.id] = known.counters()
+                missing.append(known)
+        for known in missing:
+            accounts[known.id] = copy_account(known)
+            applied.started_from[known.id] = known.counters()
         return True
 
     async def _settle(self, in_flight: _InFlight) -> bool:
