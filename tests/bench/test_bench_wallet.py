@@ -44,6 +44,13 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
     for name in ("http-uniform", "http-hot", "inprocess-uniform", "inprocess-hot"):
         assert report["runs"][name]["slices"] == 3, name
         assert report["runs"][name]["window_seconds"] == pytest.approx(1.0), name
+        # Each slice's own rate is reported, in every round; equal slices average to the run's rate.
+        for round_ in report["rounds"]:
+            rates = round_[name]["slice_per_second"]
+            assert len(rates) == 3, (name, rates)
+            assert min(rates) > 0, (name, rates)
+        rates = report["runs"][name]["slice_per_second"]
+        assert sum(rates) / 3 == pytest.approx(report["runs"][name]["per_second"], rel=1e-3), (name, rates)
     for name, run in report["runs"].items():
         assert run["per_second"] > 0, name
         assert run["operations"] > 0, name

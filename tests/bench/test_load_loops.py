@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from croupier.bench.cpu_usage import CpuUsage
-from croupier.bench.load_loops import LoadSample, alternate, merge_samples
+from croupier.bench.load_loops import LoadSample, alternate, merge_samples, slice_rates
 from croupier.bench.run_probe import ProbeReading, merge_readings
 
 
@@ -53,6 +53,16 @@ def test_slices_samples_add_up_to_one_window() -> None:
     assert merged.error_examples == {"http_503": "first", "timeout": "slow"}
     assert merged.offered == 3
     assert merged.throughput == pytest.approx(3 / 5.0)
+
+
+def test_each_slice_keeps_its_own_rate_in_the_order_the_slices_ran() -> None:
+    fast = LoadSample(window_seconds=2.0, latencies=[0.001] * 10)
+    fast.completed_in_window = 10
+    slow = LoadSample(window_seconds=2.0, latencies=[0.001] * 3)
+    slow.completed_in_window = 3
+
+    assert slice_rates([fast, slow, fast]) == [5.0, 1.5, 5.0]
+    assert merge_samples([fast, slow, fast]).throughput == pytest.approx(23 / 6.0)
 
 
 def _reading(wall: float, postgres: float, wal: int | None, checkpoints: int | None, scans: int) -> ProbeReading:

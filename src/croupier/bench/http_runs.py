@@ -26,6 +26,7 @@ from croupier.bench.load_loops import (
     closed_loop,
     merge_samples,
     open_loop,
+    slice_rates,
 )
 from croupier.bench.machine import load_average
 from croupier.bench.report import RunResult
@@ -194,6 +195,7 @@ async def _closed_loops(
             reading,
             scenario=scenario,
             slices=plan.slices,
+            slice_per_second=slice_rates([part for part, _ in parts]),
         )
     return results
 

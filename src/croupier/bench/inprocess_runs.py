@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from croupier.bench.ledger_observations import ledger_batches
-from croupier.bench.load_loops import Failure, LoadSample, Operation, alternate, closed_loop, merge_samples
+from croupier.bench.load_loops import Failure, LoadSample, Operation, alternate, closed_loop, merge_samples, slice_rates
 from croupier.bench.machine import load_average
 from croupier.bench.report import RunResult
 from croupier.bench.run_probe import ProbeReading, RunProbe, merge_readings
@@ -121,6 +121,7 @@ async def inprocess_runs(
                 scenario=scenario,
                 tasks=plan.concurrency,
                 slices=plan.slices,
+                slice_per_second=slice_rates([part for part, _ in parts]),
                 ledger_batches=batches,
                 writer_stats=stats,
                 **reading.details(batches["transfers"]),

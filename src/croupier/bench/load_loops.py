@@ -197,6 +197,12 @@ def merge_samples(samples: Sequence[LoadSample]) -> LoadSample:
     return merged
 
 
+def slice_rates(samples: Sequence[LoadSample]) -> list[float]:
+    """Each slice's own throughput, in the order they ran: a slice that met a slow machine, a checkpoint or an
+    autovacuum stands out here, where the merged figure only shows a lower average."""
+    return [round(sample.throughput, 1) for sample in samples]
+
+
 Name = TypeVar("Name", bound=str)
 Slice = TypeVar("Slice")
 

@@ -179,6 +179,18 @@ def judge(rounds: list[Round], rate: float, p99_limit_ms: float) -> list[Target]
     return targets
 
 
+def _round_entry(round_: Round, name: str, run: RunResult) -> dict[str, Any]:
+    entry = {
+        "per_second": run.per_second,
+        "ratio_to_pgbench": round_ratio(round_, name, "pgbench"),
+        # CPU per operation tells a round that met a slow machine from one in which the code was slow.
+        "cpu_us_per_op": run.details.get("cpu_us_per_op"),
+    }
+    if "slice_per_second" in run.details:  # the runs measured in slices: one far below the others met a stall
+        entry["slice_per_second"] = run.details["slice_per_second"]
+    return entry
+
+
 @dataclass
 class BenchReport:
     started_at: str
@@ -208,16 +220,7 @@ class BenchReport:
             "parameters": self.parameters,
             "runs": {name: run.as_dict(self.ratio_to_pgbench(name)) for name, run in self.runs.items()},
             "rounds": [
-                {
-                    name: {
-                        "per_second": run.per_second,
-                        "ratio_to_pgbench": round_ratio(round_, name, "pgbench"),
-                        # CPU per operation tells a round that met a slow machine from one in which the code was slow.
-                        "cpu_us_per_op": run.details.get("cpu_us_per_op"),
-                    }
-                    for name, run in round_.items()
-                }
-                for round_ in self.rounds
+                {name: _round_entry(round_, name, run) for name, run in round_.items()} for round_ in self.rounds
             ],
             "targets": [
                 {"target": t.description, "measured": t.measured, "required": t.required, "verdict": t.verdict}

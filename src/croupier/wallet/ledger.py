@@ -12,22 +12,21 @@ batch k's result instead of the database. The write statement is its own transac
 its totals are still the ones the batch started from (compare and swap); if any differs, nothing of the batch is
 written. If batch k fails, batch k+1 (applied on top of it) is discarded before it is written. Every failed optimistic
 batch is applied again on the locked path: BEGIN, the accounts locked in id order (FOR UPDATE), the rules, the same
-write, COMMIT. After a race the writer stays on the locked path for a while, so writers that compete for the same
-accounts in several processes do not keep failing each other's guards.
+write, COMMIT (locked_path.py). After a race the writer stays on the locked path for a while, so writers that
+compete for the same accounts in several processes do not keep failing each other's guards.
 
-Faults: a unique-key race with another process (two writers, same idempotency key or hold) or a deadlock rolls the
-batch back and applies it again from fresh reads. A lost database connection (PostgreSQL restarting) is retried for a
-while: this is safe because every command carries an idempotency key, so a batch whose commit did reach the disk
-is replayed, not applied twice. Past the deadline the callers get service_unavailable and retry with the same key.
+Faults (locked_path.py): a unique-key race with another process (two writers, same idempotency key or hold) or a
+deadlock rolls the batch back and applies it again from fresh reads. A lost database connection (PostgreSQL
+restarting) is retried for a while: this is safe because every command carries an idempotency key, so a batch whose
+commit did reach the disk is replayed, not applied twice. Past the deadline the callers get service_unavailable and
+retry with the same key.
 """
 
 import asyncio
 import logging
-import random
-import time
 from asyncio import FIRST_COMPLETED
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,17 +34,15 @@ from uuid import UUID
 
 import asyncpg
 
-from croupier.kit.db import CONNECTION_FAULTS, Database, DatabaseUnavailable
-from croupier.kit.errors import InternalError, ServiceUnavailable
-from croupier.wallet import batch_write, repository, results
+from croupier.kit.db import Database
+from croupier.kit.errors import ServiceUnavailable
+from croupier.wallet import batch_write, repository
 from croupier.wallet.batches import AppliedBatch, apply_batch, copy_account, leg_accounts
 from croupier.wallet.commands import Command, Outcome
+from croupier.wallet.locked_path import CONNECTION_LOST, RACES, LockedPath, load_and_apply
 from croupier.wallet.state import AccountState
 
 logger = logging.getLogger(__name__)
-
-_RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-_CONNECTION_FAULTS: tuple[type[BaseException], ...] = (DatabaseUnavailable, *CONNECTION_FAULTS)
 
 
 # After a race (a guard that failed, a key or hold written by another process), this many batches take the locked path.
@@ -91,7 +88,6 @@ class LedgerWriter:
         # The optimistic write statement runs on this pool (generic plans: planned once per connection, not per batch).
         self._write_db = write_db or db
         self._batch_max = batch_max
-        self._unavailable_after = unavailable_after
         self._clock = clock
         self._optimistic = optimistic
         self._by_reference = results_by_reference
@@ -113,6 +109,13 @@ class LedgerWriter:
         self.side_by_side_writes = 0  # optimistic writes started while another, on other accounts, was in flight
         self.chained_writes = 0  # optimistic writes queued behind one in flight whose accounts they were applied on
         self.joined_commands = 0  # commands applied into a write waiting its turn (see _join_waiting_write)
+        self._locked = LockedPath(
+            db,
+            clock=clock,
+            unavailable_after=unavailable_after,
+            make_write=self._batch_write,
+            committed=self._remember_committed,
+        )
 
     async def start(self) -> None:
         self._stopping = False
@@ -224,7 +227,7 @@ class LedgerWriter:
                     await self._settle(flight)
                     flights.remove(flight)
                 self.locked_batches += 1
-                self._deliver(entries, await self._apply_isolating_failures(commands))
+                self._deliver(entries, await self._locked.apply(commands))
                 continue
             while len(flights) >= MAX_WRITES_IN_FLIGHT:
                 await self._settle(flights[0])
@@ -316,16 +319,16 @@ class LedgerWriter:
                 # race. The locked path answers it; the next batches read their keys first.
                 self._read_batches_left = READ_BATCHES_AFTER_REPLAY
                 logger.debug("fast ledger batch met a stored key; applying it under locks")
-            elif isinstance(failure, _RACES):
+            elif isinstance(failure, RACES):
                 self._locked_batches_left = LOCKED_BATCHES_AFTER_RACE
                 logger.info("optimistic ledger batch raced another writer (%s); applying it under locks", failure)
             else:
                 logger.warning("optimistic ledger batch failed (%r); applying it under locks", failure)
             # The statement may have committed if the connection dropped around it: those keys are our own.
-            maybe_committed = in_flight.applied.applied_keys if isinstance(failure, _CONNECTION_FAULTS) else set()
+            maybe_committed = in_flight.applied.applied_keys if isinstance(failure, CONNECTION_LOST) else set()
             commands = [command for command, _ in in_flight.entries]
             self.locked_batches += 1
-            self._deliver(in_flight.entries, await self._apply_isolating_failures(commands, maybe_committed))
+            self._deliver(in_flight.entries, await self._locked.apply(commands, maybe_committed))
             return False
         self._remember_committed(in_flight.applied.totals_after())
         self._deliver(in_flight.entries, in_flight.applied.outcomes)
@@ -350,7 +353,7 @@ class LedgerWriter:
                 self.fast_batches += 1
                 return applied
         async with self._db.connection() as connection:
-            return await self._load_and_apply(connection, commands, overlay, lock=False)
+            return await load_and_apply(connection, self._clock(), commands, overlay, lock=False)
 
     async def _apply_fast(self, commands: list[Command], overlay: Mapping[UUID, AccountState]) -> AppliedBatch | None:
         """Apply new transfers and holds from known totals, reading only accounts never seen; None if any is refused.
@@ -409,119 +412,6 @@ class LedgerWriter:
         return batch_write.BatchWrite(
             applied.applier, applied.now, applied.started_from, self._by_reference, self._events_by_reference
         )
-
-    # -- the locked path ------------------------------------------------------------------------------------------
-
-    async def _apply_isolating_failures(
-        self, commands: list[Command], maybe_committed: Collection[str] = ()
-    ) -> list[Outcome]:
-        """Apply a batch; if it fails for a reason other than the database being away, apply each command alone.
-
-        One command that the database rejects unexpectedly (a bug, or input validation missed) must never fail the
-        other callers' commands that happened to share its batch. The writer itself never dies.
-        """
-        try:
-            return await self._apply_with_retries(commands, maybe_committed)
-        except ServiceUnavailable as unavailable:  # one exception object per caller: each raises its own
-            return [Outcome(error=ServiceUnavailable(unavailable.detail)) for _ in commands]
-        except Exception:
-            if len(commands) == 1:
-                logger.exception("ledger command %r failed", commands[0].key)
-                return [Outcome(error=InternalError("the ledger could not apply this request"))]
-            logger.warning("ledger batch of %d failed; applying its commands one by one", len(commands))
-        outcomes = []
-        for command in commands:
-            outcomes.extend(await self._apply_isolating_failures([command], maybe_committed))
-        return outcomes
-
-    async def _apply_with_retries(
-        self, commands: list[Command], maybe_committed: Collection[str] = ()
-    ) -> list[Outcome]:
-        deadline = time.monotonic() + self._unavailable_after
-        delay = 0.05
-        races = 0
-        # Keys this writer applied in an attempt whose outcome it never learned (the connection dropped around
-        # COMMIT). If the next attempt finds them stored, that is our own commit, not a client's replay.
-        ours: set[str] = set(maybe_committed)
-        while True:
-            attempt: set[str] = set()
-            try:
-                outcomes = await self._apply_locked(commands, attempt)
-            except _RACES as race:
-                # Another process wrote the same key, hold resolution or reversal first; a fresh read turns the
-                # command into a replay or a clean refusal. A race that repeats is no race: isolate the batch.
-                races += 1
-                if races > 5:
-                    raise
-                logger.info("ledger batch raced another writer (%s); applying it again", type(race).__name__)
-                await asyncio.sleep(random.uniform(0, 0.002 * races))
-                continue
-            except _CONNECTION_FAULTS as fault:
-                ours |= attempt
-                if time.monotonic() >= deadline:
-                    raise ServiceUnavailable(
-                        "the wallet database is unavailable; retry with the same idempotency key"
-                    ) from fault
-                logger.warning("ledger database unavailable (%s); retrying in %.2fs", fault, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-                continue
-            if ours:
-                outcomes = [
-                    Outcome(result=outcome.result) if outcome.replayed and command.key in ours else outcome
-                    for command, outcome in zip(commands, outcomes, strict=True)
-                ]
-            return outcomes
-
-    async def _apply_locked(self, commands: list[Command], applied_keys: set[str]) -> list[Outcome]:
-        """One attempt at a batch under row locks; `applied_keys` receives the keys it applies anew, before writing."""
-        async with self._db.transaction() as connection:
-            applied = await self._load_and_apply(connection, commands, {}, lock=True)
-            applied_keys.update(applied.applied_keys)
-            await batch_write.write_batch(connection, self._batch_write(applied))
-        # Committed: every account the batch locked now holds exactly these totals (touched or not).
-        self._remember_committed(applied.applier.accounts)
-        return applied.outcomes
-
-    # -- shared ---------------------------------------------------------------------------------------------------
-
-    async def _load_and_apply(
-        self, connection: Any, commands: list[Command], overlay: Mapping[UUID, AccountState], *, lock: bool
-    ) -> AppliedBatch:
-        """Read what the commands need (idempotency records, named transfers, accounts), then apply them in order."""
-        keys: set[str] = set()
-        target_keys: set[str] = set()
-        transfer_ids: set[UUID] = set()
-        for command in commands:
-            keys.add(command.key)
-            if command.target_key is not None:
-                target_keys.add(command.target_key)
-            if command.hold_id is not None:
-                transfer_ids.add(command.hold_id)
-            if command.target_id is not None:
-                transfer_ids.add(command.target_id)
-        now = self._clock()
-        requests = await repository.load_requests(connection, list(keys | target_keys))
-        for target_key in target_keys:  # a reversal by key: the stored result names the original transfers
-            stored = requests.get(target_key)
-            if stored is not None:
-                transfer_ids.update(results.referenced_ids(stored.result))
-        referenced = [stored for stored in requests.values() if results.is_by_reference(stored.result)]
-        for stored in referenced:  # a result stored by reference: its transfers are read back to replay it
-            transfer_ids.update(results.referenced_ids(stored.result))
-        transfers, by_key = await repository.load_transfers(connection, list(transfer_ids))
-        for stored in referenced:
-            stored.result = results.expand(stored.result, transfers)
-        account_ids = leg_accounts(commands)
-        for known in transfers.values():
-            account_ids.add(known.row["debit_account_id"])
-            account_ids.add(known.row["credit_account_id"])
-        if lock:
-            accounts = await repository.lock_accounts(connection, account_ids)
-        else:
-            accounts = {i: copy_account(overlay[i]) for i in account_ids if i in overlay}
-            accounts.update(await repository.read_accounts(connection, [i for i in account_ids if i not in overlay]))
-        return apply_batch(now, commands, accounts, requests, transfers, by_key)
 
     def stats(self) -> dict[str, Any]:
         return {
