@@ -65,18 +65,30 @@ def test_each_slice_keeps_its_own_rate_in_the_order_the_slices_ran() -> None:
     assert merge_samples([fast, slow, fast]).throughput == pytest.approx(23 / 6.0)
 
 
-def _reading(wall: float, postgres: float, wal: int | None, checkpoints: int | None, scans: int) -> ProbeReading:
+def _reading(
+    wall: float,
+    postgres: float,
+    wal: int | None,
+    checkpoints: int | None,
+    scans: int,
+    vacuums: dict[str, float] | None = None,
+) -> ProbeReading:
     return ProbeReading(
         cpu=CpuUsage(wall, {"postgres": postgres, "machine": postgres * 2}),
         wal_bytes=wal,
         checkpoints=checkpoints,
         sequential_scans={"accounts": {"scans": scans, "rows_read": scans * 10}} if scans else {},
+        vacuum_seconds={} if vacuums is None else vacuums,
     )
 
 
 def test_slices_readings_add_up_and_an_unknown_stays_unknown() -> None:
     merged = merge_readings(
-        [_reading(2.0, 1.0, 1000, 0, 1), _reading(3.0, 2.0, 500, 1, 0), _reading(1.0, 0.5, 0, 0, 2)]
+        [
+            _reading(2.0, 1.0, 1000, 0, 1, {"ledger": 0.5}),
+            _reading(3.0, 2.0, 500, 1, 0, {"ledger": 1.0, "other": 0.25}),
+            _reading(1.0, 0.5, 0, 0, 2),
+        ]
     )
 
     assert merged.cpu.wall_seconds == 6.0
@@ -85,6 +97,9 @@ def test_slices_readings_add_up_and_an_unknown_stays_unknown() -> None:
     assert merged.wal_bytes == 1500
     assert merged.checkpoints == 1
     assert merged.sequential_scans == {"accounts": {"scans": 3, "rows_read": 30}}
+    assert merged.vacuum_seconds == {"ledger": 1.5, "other": 0.25}
     unknown = merge_readings([_reading(1.0, 1.0, None, 0, 0), _reading(1.0, 1.0, 10, None, 0)])
     assert unknown.wal_bytes is None
     assert unknown.checkpoints is None
+    not_told = ProbeReading(CpuUsage(1.0, {}), 0, 0, {}, vacuum_seconds=None)
+    assert merge_readings([_reading(1.0, 1.0, 0, 0, 0, {"ledger": 1.0}), not_told]).vacuum_seconds is None

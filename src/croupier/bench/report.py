@@ -186,8 +186,11 @@ def _round_entry(round_: Round, name: str, run: RunResult) -> dict[str, Any]:
         # CPU per operation tells a round that met a slow machine from one in which the code was slow.
         "cpu_us_per_op": run.details.get("cpu_us_per_op"),
     }
-    if "slice_per_second" in run.details:  # the runs measured in slices: one far below the others met a stall
-        entry["slice_per_second"] = run.details["slice_per_second"]
+    # The runs measured in slices: a slice far below the others met a stall, and its reading may say which (a
+    # checkpoint, a vacuum, a slow machine: more CPU per operation).
+    for key in ("slice_per_second", "slice_readings"):
+        if key in run.details:
+            entry[key] = run.details[key]
     return entry
 
 

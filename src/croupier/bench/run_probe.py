@@ -3,9 +3,15 @@
 - checkpoints started during the run (after one, the next change of every page writes a full page image, so a run
   that includes a checkpoint writes more WAL and costs more CPU);
 - sequential scans of the tables of one schema (`pg_stat_user_tables`, which lags up to a second): a table read
-  from end to end on every batch makes each transfer cost more as the ledger grows.
+  from end to end on every batch makes each transfer cost more as the ledger grows;
+- vacuums running during the run, in any database of the server (`pg_stat_progress_vacuum`, sampled every
+  VACUUM_SAMPLE_SECONDS): the first autovacuum of a freshly filled table reads and dirties all of it, and on a VM the
+  writes that follow slow every process, not only PostgreSQL (docs/benchmarks.md, "What limits").
 """
 
+import asyncio
+import contextlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +32,9 @@ FROM pg_stat_user_tables WHERE schemaname = $1
 """
 
 TableScans = dict[str, tuple[int, int]]  # table: (sequential scans, rows they read)
+
+VACUUM_SAMPLE_SECONDS = 0.25
+_VACUUMS = "SELECT DISTINCT datname FROM pg_stat_progress_vacuum"
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class ProbeReading:
     wal_bytes: int | None
     checkpoints: int | None
     sequential_scans: dict[str, dict[str, int]]
+    # Seconds (sampled) during which a vacuum ran, by database; None if the server would not tell.
+    vacuum_seconds: dict[str, float] | None = None
 
     def details(self, operations: int) -> dict[str, Any]:
         """Run details, with per-operation figures for `operations` (transfers or pgbench transactions)."""
@@ -75,7 +86,16 @@ class ProbeReading:
             "wal_bytes_per_op": None if self.wal_bytes is None else round(self.wal_bytes / per),
             "checkpoints_during_run": self.checkpoints,
             "sequential_scans": self.sequential_scans,
+            "vacuum_seconds": self.vacuum_seconds,
             "operations_measured": operations,
+        }
+
+    def brief(self, operations: int) -> dict[str, Any]:
+        """What tells one slice of a run from the others: its CPU per operation, checkpoints and vacuums."""
+        return {
+            "cpu_us_per_op": self.cpu.microseconds_per(operations),
+            "checkpoints": self.checkpoints,
+            "vacuum_seconds": self.vacuum_seconds,
         }
 
 
@@ -92,14 +112,34 @@ class RunProbe:
         self._schema = schema
         self._meter = CpuMeter(server_pid, postgres_pid)
         self._start = _Position(None, None, {})
+        self._vacuums: Counter[str] = Counter()  # database: samples that saw a vacuum running in it
+        self._vacuums_known = True
+        self._sampler: asyncio.Task[None] | None = None
 
     async def start(self) -> "RunProbe":
         self._start = await _postgres_position(self._url, self._schema)
+        self._sampler = asyncio.create_task(self._sample_vacuums(await asyncpg.connect(self._url)))
         self._meter.start()
         return self
 
+    async def _sample_vacuums(self, connection: Any) -> None:
+        try:
+            while True:
+                try:
+                    self._vacuums.update(row["datname"] for row in await connection.fetch(_VACUUMS))
+                except asyncpg.PostgresError:
+                    self._vacuums_known = False
+                    return
+                await asyncio.sleep(VACUUM_SAMPLE_SECONDS)
+        finally:
+            await connection.close()
+
     async def stop(self) -> ProbeReading:
         cpu = self._meter.stop()
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
         end, start = await _postgres_position(self._url, self._schema), self._start
         scans: dict[str, dict[str, int]] = {}
         for table, (count, rows) in end.scans.items():
@@ -113,6 +153,9 @@ class RunProbe:
             if end.checkpoints is None or start.checkpoints is None
             else end.checkpoints - start.checkpoints,
             sequential_scans=scans,
+            vacuum_seconds={database: count * VACUUM_SAMPLE_SECONDS for database, count in self._vacuums.items()}
+            if self._vacuums_known
+            else None,
         )
 
 
@@ -130,6 +173,13 @@ def merge_readings(readings: Sequence[ProbeReading]) -> ProbeReading:
             total["rows_read"] += counts["rows_read"]
     wal = [reading.wal_bytes for reading in readings]
     checkpoints = [reading.checkpoints for reading in readings]
+    vacuums: dict[str, float] | None = {}
+    for reading in readings:
+        if reading.vacuum_seconds is None or vacuums is None:
+            vacuums = None
+            continue
+        for database, seconds in reading.vacuum_seconds.items():
+            vacuums[database] = vacuums.get(database, 0.0) + seconds
     return ProbeReading(
         cpu=CpuUsage(sum(reading.cpu.wall_seconds for reading in readings), cpu_seconds),
         wal_bytes=None if any(value is None for value in wal) else sum(value for value in wal if value is not None),
@@ -137,4 +187,5 @@ def merge_readings(readings: Sequence[ProbeReading]) -> ProbeReading:
         if any(value is None for value in checkpoints)
         else sum(value for value in checkpoints if value is not None),
         sequential_scans=scans,
+        vacuum_seconds=vacuums,
     )

@@ -8,7 +8,8 @@ default), each round in this order:
   3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot, in alternating
                   slices);
   4. verify       `croupier wallet verify` on every wallet database the round wrote to (fresh ones each round,
-                  dropped once verified on the embedded server).
+                  dropped once verified on the embedded server; the HTTP runs' database before step 3, so that its
+                  autovacuum does not run during the in-process runs).
 Every ratio is taken within a round and reported as the median over the rounds (report.py says why).
 
 Everything is bounded in time, and the server process, pgbench, PostgreSQL and the temporary directory are cleaned up
@@ -204,6 +205,11 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 slices=options.slices,
             )
             runs.update(await http_runs(plan, url, postgres.work_dir, round_nonce, postgres_pid, progress))
+            if postgres.is_embedded:
+                # Verified and dropped before the in-process runs: the autovacuum its tables are due would otherwise
+                # run during them, and charge the in-process ledger for the HTTP runs' rows.
+                ledger.update(await _verify_round(databases, postgres, progress))
+                databases.clear()
         if inprocess_wanted:
             database = f"bench_wallet_inprocess_{number}"
             url = await postgres.database(database)
