@@ -52,11 +52,11 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
             readings = round_[name]["slice_readings"]
             assert len(readings) == 3, (name, readings)
             for reading in readings:
-                assert reading["cpu_us_per_op"]["postgres"] > 0, (name, reading)
+                assert reading["cpu_us_per_op"].get("postgres", 0) > 0, (name, reading)
                 assert reading["checkpoints"] >= 0, (name, reading)
                 assert isinstance(reading["vacuum_seconds"], dict), (name, reading)
         rates = report["runs"][name]["slice_per_second"]
-        assert sum(rates) / 3 == pytest.approx(report["runs"][name]["per_second"], rel=1e-3), (name, rates)
+        assert sum(rates) / 3 == pytest.approx(report["runs"][name]["per_second"], abs=0.2), (name, rates)
     for name, run in report["runs"].items():
         assert run["per_second"] > 0, name
         assert run["operations"] > 0, name

@@ -1,11 +1,12 @@
 """The bench's alternating slices (load_loops.alternate) and how the slices' samples and readings add up."""
 
+import asyncio
 from collections import Counter
 
 import pytest
 
 from croupier.bench.cpu_usage import CpuUsage
-from croupier.bench.load_loops import LoadSample, alternate, merge_samples, slice_rates
+from croupier.bench.load_loops import LoadSample, alternate, closed_loop, merge_samples, slice_rates
 from croupier.bench.run_probe import ProbeReading, merge_readings
 
 
@@ -41,9 +42,11 @@ def test_slices_samples_add_up_to_one_window() -> None:
     first = LoadSample(window_seconds=2.0, latencies=[0.001, 0.002], errors=Counter({"http_503": 1}), offered=3)
     first.error_examples["http_503"] = "first"
     first.completed_in_window = 2
+    first.completed = 4
     second = LoadSample(window_seconds=3.0, latencies=[0.004], errors=Counter({"http_503": 2, "timeout": 1}))
     second.error_examples.update({"http_503": "second", "timeout": "slow"})
     second.completed_in_window = 1
+    second.completed = 1
 
     merged = merge_samples([first, second])
 
@@ -52,7 +55,20 @@ def test_slices_samples_add_up_to_one_window() -> None:
     assert merged.errors == Counter({"http_503": 3, "timeout": 1})
     assert merged.error_examples == {"http_503": "first", "timeout": "slow"}
     assert merged.offered == 3
+    assert merged.completed == 5
     assert merged.throughput == pytest.approx(3 / 5.0)
+
+
+async def test_a_closed_loop_counts_every_completion_and_rates_only_those_in_its_window() -> None:
+    async def operation() -> None:
+        await asyncio.sleep(0.01)
+
+    sample = await closed_loop([operation, operation], warmup=0.2, duration=0.3, drain=1.0)
+
+    # Warm-up completions are work the probe's CPU figures include, but they are not part of the rate.
+    assert sample.completed_in_window == sample.ok
+    assert sample.completed >= sample.ok + 2 * 10  # two workers, about 20 answers each in the 0.2 s warm-up
+    assert sample.throughput == pytest.approx(sample.ok / 0.3)
 
 
 def test_each_slice_keeps_its_own_rate_in_the_order_the_slices_ran() -> None:

@@ -27,10 +27,12 @@ async def test_a_vacuum_running_during_the_run_is_reported_with_its_database(dat
         # (Other tests' databases on this server may be autovacuumed meanwhile: only this one's figure is checked.)
         assert database not in ((await quiet.stop()).vacuum_seconds or {"unknown": 0.0})
 
+        started = asyncio.get_running_loop().time()
         probe = await RunProbe(database_url, None, None).start()
         vacuum = asyncio.create_task(vacuuming.execute("VACUUM slow_to_vacuum"))
         await asyncio.sleep(8 * VACUUM_SAMPLE_SECONDS)
         reading = await probe.stop()
+        elapsed = asyncio.get_running_loop().time() - started
         vacuum.cancel()
         await setup.execute("SELECT pg_cancel_backend($1)", vacuuming.get_server_pid())
     finally:
@@ -38,6 +40,7 @@ async def test_a_vacuum_running_during_the_run_is_reported_with_its_database(dat
         vacuuming.terminate()
 
     assert reading.vacuum_seconds is not None
-    assert 3 * VACUUM_SAMPLE_SECONDS <= reading.vacuum_seconds[database] <= 9 * VACUUM_SAMPLE_SECONDS
+    # The vacuum ran for the whole run: the time credited to it is most of the run, and never more than all of it.
+    assert 3 * VACUUM_SAMPLE_SECONDS <= reading.vacuum_seconds[database] <= elapsed
     assert reading.details(1)["vacuum_seconds"] == reading.vacuum_seconds
     assert reading.brief(1)["vacuum_seconds"] == reading.vacuum_seconds

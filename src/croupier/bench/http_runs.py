@@ -196,7 +196,7 @@ async def _closed_loops(
             scenario=scenario,
             slices=plan.slices,
             slice_per_second=slice_rates([part for part, _ in parts]),
-            slice_readings=[reading.brief(part.ok) for part, reading in parts],
+            slice_readings=[reading.brief(part.completed) for part, reading in parts],
         )
     return results
 

@@ -122,7 +122,7 @@ async def inprocess_runs(
                 tasks=plan.concurrency,
                 slices=plan.slices,
                 slice_per_second=slice_rates([part for part, _ in parts]),
-                slice_readings=[reading.brief(part.ok) for part, reading in parts],
+                slice_readings=[reading.brief(part.completed) for part, reading in parts],
                 ledger_batches=batches,
                 writer_stats=stats,
                 **reading.details(batches["transfers"]),

@@ -42,6 +42,7 @@ class LoadSample:
     error_examples: dict[str, str] = field(default_factory=dict)
     offered: int = 0  # open loop: requests scheduled inside the window
     completed_in_window: int = 0  # successful completions that happened inside the window
+    completed: int = 0  # closed loop: every successful completion, warm-up and drain included
 
     @property
     def ok(self) -> int:
@@ -102,6 +103,8 @@ async def closed_loop(operations: Sequence[Operation], *, warmup: float, duratio
                 return
             failure = await _perform(operation)
             done = clock()
+            if failure is None:
+                sample.completed += 1
             if window_start <= done <= window_end:
                 if failure is None:
                     latencies.append(done - sent)
@@ -194,6 +197,7 @@ def merge_samples(samples: Sequence[LoadSample]) -> LoadSample:
                 merged.error_examples[kind] = detail
         merged.offered += sample.offered
         merged.completed_in_window += sample.completed_in_window
+        merged.completed += sample.completed
     return merged
 
 

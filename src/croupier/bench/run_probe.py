@@ -11,7 +11,7 @@
 
 import asyncio
 import contextlib
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,7 +91,9 @@ class ProbeReading:
         }
 
     def brief(self, operations: int) -> dict[str, Any]:
-        """What tells one slice of a run from the others: its CPU per operation, checkpoints and vacuums."""
+        """What tells one slice of a run from the others: its CPU per operation, checkpoints and vacuums.
+
+        `operations`: all those completed while the probe measured (warm-up and drain included, as for its CPU)."""
         return {
             "cpu_us_per_op": self.cpu.microseconds_per(operations),
             "checkpoints": self.checkpoints,
@@ -112,7 +114,7 @@ class RunProbe:
         self._schema = schema
         self._meter = CpuMeter(server_pid, postgres_pid)
         self._start = _Position(None, None, {})
-        self._vacuums: Counter[str] = Counter()  # database: samples that saw a vacuum running in it
+        self._vacuums: dict[str, float] = defaultdict(float)  # database: seconds a vacuum was seen running in it
         self._vacuums_known = True
         self._sampler: asyncio.Task[None] | None = None
 
@@ -123,23 +125,34 @@ class RunProbe:
         return self
 
     async def _sample_vacuums(self, connection: Any) -> None:
+        """Credit the time since the previous sample to each database a vacuum is running in now (the sampling
+        period stretches when the event loop is busy, so the time is measured, not assumed)."""
+        clock = asyncio.get_running_loop().time
+        last = clock()
         try:
             while True:
                 try:
-                    self._vacuums.update(row["datname"] for row in await connection.fetch(_VACUUMS))
-                except asyncpg.PostgresError:
-                    self._vacuums_known = False
+                    rows = await connection.fetch(_VACUUMS)
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    self._vacuums_known = False  # the server would not tell, or the connection was lost
                     return
+                now = clock()
+                for row in rows:
+                    self._vacuums[row["datname"]] += now - last
+                last = now
                 await asyncio.sleep(VACUUM_SAMPLE_SECONDS)
         finally:
-            await connection.close()
+            with contextlib.suppress(Exception):
+                await connection.close()
 
     async def stop(self) -> ProbeReading:
         cpu = self._meter.stop()
         if self._sampler is not None:
-            self._sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sampler
+            sampler, self._sampler = self._sampler, None
+            sampler.cancel()
+            await asyncio.wait([sampler])  # a cancellation of this caller still reaches it here
+            if not sampler.cancelled() and sampler.exception() is not None:
+                self._vacuums_known = False
         end, start = await _postgres_position(self._url, self._schema), self._start
         scans: dict[str, dict[str, int]] = {}
         for table, (count, rows) in end.scans.items():
@@ -153,7 +166,7 @@ class RunProbe:
             if end.checkpoints is None or start.checkpoints is None
             else end.checkpoints - start.checkpoints,
             sequential_scans=scans,
-            vacuum_seconds={database: count * VACUUM_SAMPLE_SECONDS for database, count in self._vacuums.items()}
+            vacuum_seconds={database: round(seconds, 2) for database, seconds in self._vacuums.items()}
             if self._vacuums_known
             else None,
         )

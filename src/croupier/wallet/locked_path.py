@@ -32,7 +32,8 @@ from croupier.wallet.batches import AppliedBatch, apply_batch, copy_account, leg
 from croupier.wallet.commands import Command, Outcome
 from croupier.wallet.state import AccountState
 
-logger = logging.getLogger(__name__)
+# The writer's logger: operators filter and alert on these messages by that name (docs/operations.md, "Logs").
+logger = logging.getLogger("croupier.wallet.ledger")
 
 #: Another process got there first: applied again from fresh reads, the command becomes a replay or a clean refusal.
 RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
