@@ -3,6 +3,7 @@
 import asyncio
 
 import asyncpg
+import pytest
 
 from croupier.bench.run_probe import VACUUM_SAMPLE_SECONDS, RunProbe
 
@@ -44,3 +45,19 @@ async def test_a_vacuum_running_during_the_run_is_reported_with_its_database(dat
     assert 3 * VACUUM_SAMPLE_SECONDS <= reading.vacuum_seconds[database] <= elapsed
     assert reading.details(1)["vacuum_seconds"] == reading.vacuum_seconds
     assert reading.brief(1)["vacuum_seconds"] == reading.vacuum_seconds
+
+
+async def test_a_run_that_fails_leaves_no_poller_behind(database_url: str) -> None:
+    async def failing_run() -> None:
+        async with RunProbe(database_url, None, None):
+            assert _pollers(), "the probe polls while the run goes on"
+            raise RuntimeError("the run failed")
+
+    with pytest.raises(RuntimeError, match="the run failed"):
+        await failing_run()
+
+    assert _pollers() == []
+
+
+def _pollers() -> list["asyncio.Task[object]"]:
+    return [task for task in asyncio.all_tasks() if "_sample_vacuums" in repr(task.get_coro())]

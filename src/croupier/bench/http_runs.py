@@ -111,9 +111,9 @@ async def _measure(
 ) -> RunResult:
     connections = await open_connections(server.host, server.port, connection_count, server.authorization)
     try:
-        probe = await RunProbe(database_url, server.pid, postgres_pid, schema="wallet").start()
-        sample: LoadSample = await drive([transfer_operation(connection, traffic) for connection in connections])
-        reading = await probe.stop()
+        async with RunProbe(database_url, server.pid, postgres_pid, schema="wallet") as probe:
+            sample: LoadSample = await drive([transfer_operation(connection, traffic) for connection in connections])
+            reading = await probe.stop()
     finally:
         await close_connections(connections)
     return await _result(name, database_url, traffic, connection_count, sample, reading, **details)
@@ -169,9 +169,9 @@ async def _closed_loops(
         }
 
         async def run_slice(scenario: Scenario, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
-            probe = await RunProbe(database_url, server.pid, postgres_pid, schema="wallet").start()
-            sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
-            return sample, await probe.stop()
+            async with RunProbe(database_url, server.pid, postgres_pid, schema="wallet") as probe:
+                sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
+                return sample, await probe.stop()
 
         progress(
             f"{', '.join(f'http-{scenario}' for scenario in wanted)}: {plan.concurrency} connections each, closed "

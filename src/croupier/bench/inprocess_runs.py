@@ -95,9 +95,9 @@ async def inprocess_runs(
 
         async def run_slice(scenario: Scenario, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
             before = _writer_stats(platform)
-            probe = await RunProbe(database_url, None, postgres_pid, schema="wallet").start()
-            sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
-            reading = await probe.stop()
+            async with RunProbe(database_url, None, postgres_pid, schema="wallet") as probe:
+                sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
+                reading = await probe.stop()
             after = _writer_stats(platform)
             for counter in ("batches", "commands"):
                 writer[scenario][counter] += after[counter] - before[counter]

@@ -102,7 +102,8 @@ class ProbeReading:
 
 
 class RunProbe:
-    """`probe = await RunProbe(url, server_pid, postgres_pid).start()`, run, `reading = await probe.stop()`.
+    """`async with RunProbe(url, server_pid, postgres_pid) as probe:` run, then `reading = await probe.stop()` (or
+    `probe = await RunProbe(...).start()` ... `await probe.stop()`, where nothing can fail in between).
 
     With `schema`, sequential scans of that schema's tables during the run are reported too.
     """
@@ -145,14 +146,24 @@ class RunProbe:
             with contextlib.suppress(Exception):
                 await connection.close()
 
+    async def __aenter__(self) -> "RunProbe":
+        return await self.start()
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._stop_sampling()  # the run failed before stop(): no reading, and no poller left behind
+
+    async def _stop_sampling(self) -> None:
+        if self._sampler is None:
+            return
+        sampler, self._sampler = self._sampler, None
+        sampler.cancel()
+        await asyncio.wait([sampler])  # a cancellation of this caller still reaches it here
+        if not sampler.cancelled() and sampler.exception() is not None:
+            self._vacuums_known = False
+
     async def stop(self) -> ProbeReading:
         cpu = self._meter.stop()
-        if self._sampler is not None:
-            sampler, self._sampler = self._sampler, None
-            sampler.cancel()
-            await asyncio.wait([sampler])  # a cancellation of this caller still reaches it here
-            if not sampler.cancelled() and sampler.exception() is not None:
-                self._vacuums_known = False
+        await self._stop_sampling()
         end, start = await _postgres_position(self._url, self._schema), self._start
         scans: dict[str, dict[str, int]] = {}
         for table, (count, rows) in end.scans.items():

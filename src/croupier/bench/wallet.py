@@ -133,9 +133,9 @@ async def _pgbench_run(options: BenchOptions, postgres: BenchPostgres, progress:
     progress(f"pgbench -i -s {pgbench.SCALE}")
     await pgbench.initialise(url, postgres.work_dir)
     progress(f"pgbench -c {options.concurrency} -j {pgbench.THREADS} -T {options.duration:g}")
-    probe = await RunProbe(url, None, postgres.embedded.pid if postgres.embedded else None).start()
-    result = await pgbench.run(url, options.concurrency, options.duration, postgres.work_dir)
-    reading = await probe.stop()
+    async with RunProbe(url, None, postgres.embedded.pid if postgres.embedded else None) as probe:
+        result = await pgbench.run(url, options.concurrency, options.duration, postgres.work_dir)
+        reading = await probe.stop()
     return RunResult(
         name="pgbench",
         per_second=round(result.tps, 1),
