@@ -7,7 +7,7 @@ import pytest
 
 from croupier.bench.cpu_usage import CpuUsage
 from croupier.bench.load_loops import LoadSample, alternate, closed_loop, merge_samples, slice_rates
-from croupier.bench.run_probe import ProbeReading, merge_readings
+from croupier.bench.run_probe import ProbeReading, merge_readings, merge_slices
 
 
 async def test_runs_take_turns_slice_by_slice_each_pair_in_the_other_order() -> None:
@@ -119,3 +119,22 @@ def test_slices_readings_add_up_and_an_unknown_stays_unknown() -> None:
     assert unknown.checkpoints is None
     not_told = ProbeReading(CpuUsage(1.0, {}), 0, 0, {}, vacuum_seconds=None)
     assert merge_readings([_reading(1.0, 1.0, 0, 0, 0, {"ledger": 1.0}), not_told]).vacuum_seconds is None
+
+
+def test_a_run_of_slices_adds_them_up_and_keeps_each_slices_figures() -> None:
+    fast = LoadSample(window_seconds=2.0, latencies=[0.001] * 10, completed_in_window=10, completed=12)
+    slow = LoadSample(window_seconds=2.0, latencies=[0.001] * 2, completed_in_window=2, completed=4)
+
+    sample, reading, details = merge_slices(
+        [(fast, _reading(2.5, 1.2, 100, 0, 0)), (slow, _reading(2.5, 2.0, 50, 1, 0, {"ledger": 1.5}))]
+    )
+
+    assert sample.throughput == pytest.approx(12 / 4.0)
+    assert reading.checkpoints == 1
+    assert reading.vacuum_seconds == {"ledger": 1.5}
+    assert details["slices"] == 2
+    assert details["slice_per_second"] == [5.0, 1.0]
+    # CPU per operation of each slice: over every completion of the slice, warm-up included.
+    assert [brief["cpu_us_per_op"]["postgres"] for brief in details["slice_readings"]] == [100_000.0, 500_000.0]
+    assert [brief["checkpoints"] for brief in details["slice_readings"]] == [0, 1]
+    assert details["slice_readings"][1]["vacuum_seconds"] == {"ledger": 1.5}

@@ -16,11 +16,18 @@ from croupier.wallet.client import (
     OpenAccountRequest,
     WalletClient,
 )
+from croupier.wallet.ledger import LedgerWriter
 from croupier.wallet.service import WalletService
 
 BRAND = "brand-test"
 
 OpenPlayer = Callable[..., Awaitable[AccountOut]]
+
+
+def writer_of(platform: Platform) -> LedgerWriter:
+    """The wallet's ledger writer in this process (its counters tell which path a batch took)."""
+    assert platform.wallet is not None
+    return platform.wallet.writer
 
 
 def key(prefix: str = "k") -> str:

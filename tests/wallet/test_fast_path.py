@@ -21,15 +21,9 @@ from croupier.wallet.client import (
     TransferTombstoned,
     WalletClient,
 )
-from croupier.wallet.ledger import LedgerWriter
 from croupier.wallet.service import WalletService
 from croupier.wallet.verify import verify_ledger
-from tests.wallet.conftest import OpenPlayer, bet, key
-
-
-def writer_of(platform: Platform) -> LedgerWriter:
-    assert platform.wallet is not None
-    return platform.wallet.writer
+from tests.wallet.conftest import OpenPlayer, bet, key, writer_of
 
 
 async def stored_transfers(db: asyncpg.Connection, idempotency_key: str) -> int:

@@ -16,9 +16,8 @@ import pytest
 from croupier.bootstrap import Platform
 from croupier.wallet import batch_write
 from croupier.wallet.client import AccountOut, CreateTransferRequest, InsufficientFunds, TransferResultOut, WalletClient
-from croupier.wallet.ledger import LedgerWriter
 from croupier.wallet.verify import verify_ledger
-from tests.wallet.conftest import OpenPlayer, bet, key
+from tests.wallet.conftest import OpenPlayer, bet, key, writer_of
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
@@ -67,11 +66,6 @@ def hold_write(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield hold
     for held in made:
         held.release()
-
-
-def writer_of(platform: Platform) -> LedgerWriter:
-    assert platform.wallet is not None
-    return platform.wallet.writer
 
 
 def player_transfer(debit: AccountOut, credit: AccountOut, amount: int) -> CreateTransferRequest:

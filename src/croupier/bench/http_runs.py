@@ -24,13 +24,11 @@ from croupier.bench.load_loops import (
     Operation,
     alternate,
     closed_loop,
-    merge_samples,
     open_loop,
-    slice_rates,
 )
 from croupier.bench.machine import load_average
 from croupier.bench.report import RunResult
-from croupier.bench.run_probe import ProbeReading, RunProbe, merge_readings
+from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 from croupier.bench.scenarios import (
     SETUP_CONCURRENCY,
     BenchAccounts,
@@ -184,19 +182,9 @@ async def _closed_loops(
     results: dict[str, RunResult] = {}
     for scenario, parts in measured.items():
         name = f"http-{scenario}"
-        sample = merge_samples([part for part, _ in parts])
-        reading = merge_readings([part for _, part in parts])
+        sample, reading, slices = merge_slices(parts)
         results[name] = await _result(
-            name,
-            database_url,
-            traffic[scenario],
-            plan.concurrency,
-            sample,
-            reading,
-            scenario=scenario,
-            slices=plan.slices,
-            slice_per_second=slice_rates([part for part, _ in parts]),
-            slice_readings=[reading.brief(part.completed) for part, reading in parts],
+            name, database_url, traffic[scenario], plan.concurrency, sample, reading, scenario=scenario, **slices
         )
     return results
 

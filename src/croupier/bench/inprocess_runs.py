@@ -11,10 +11,10 @@ from typing import Any
 from uuid import UUID
 
 from croupier.bench.ledger_observations import ledger_batches
-from croupier.bench.load_loops import Failure, LoadSample, Operation, alternate, closed_loop, merge_samples, slice_rates
+from croupier.bench.load_loops import Failure, LoadSample, Operation, alternate, closed_loop
 from croupier.bench.machine import load_average
 from croupier.bench.report import RunResult
-from croupier.bench.run_probe import ProbeReading, RunProbe, merge_readings
+from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 from croupier.bench.scenarios import Scenario, TransferTraffic, set_up_accounts, transfer_payload
 from croupier.bootstrap import Platform, bootstrap, shutdown
 from croupier.kit.config import Settings
@@ -110,8 +110,7 @@ async def inprocess_runs(
         measured = await alternate(wanted, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
         for scenario, parts in measured.items():
             name = f"inprocess-{scenario}"
-            sample = merge_samples([part for part, _ in parts])
-            reading = merge_readings([part for _, part in parts])
+            sample, reading, slices = merge_slices(parts)
             stats: dict[str, Any] = dict(writer[scenario])
             stats["mean_batch"] = round(stats["commands"] / stats["batches"], 2) if stats["batches"] else 0.0
             batches = await ledger_batches(database_url, traffic[scenario].key_prefix)
@@ -120,9 +119,7 @@ async def inprocess_runs(
                 sample,
                 scenario=scenario,
                 tasks=plan.concurrency,
-                slices=plan.slices,
-                slice_per_second=slice_rates([part for part, _ in parts]),
-                slice_readings=[reading.brief(part.completed) for part, reading in parts],
+                **slices,
                 ledger_batches=batches,
                 writer_stats=stats,
                 **reading.details(batches["transfers"]),

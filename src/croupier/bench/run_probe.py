@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from croupier.bench.cpu_usage import CpuMeter, CpuUsage
+from croupier.bench.load_loops import LoadSample, merge_samples, slice_rates
 
 _CHECKPOINTS = (
     "SELECT num_timed + num_requested FROM pg_stat_checkpointer",  # PostgreSQL 17 and later
@@ -181,6 +182,18 @@ class RunProbe:
             if self._vacuums_known
             else None,
         )
+
+
+def merge_slices(parts: Sequence[tuple[LoadSample, ProbeReading]]) -> tuple[LoadSample, ProbeReading, dict[str, Any]]:
+    """One run of its slices (load_loops.alternate): the samples and the readings added up, and the run details that
+    keep each slice's own figures, in the order the slices ran."""
+    samples = [sample for sample, _ in parts]
+    details = {
+        "slices": len(parts),
+        "slice_per_second": slice_rates(samples),
+        "slice_readings": [reading.brief(sample.completed) for sample, reading in parts],
+    }
+    return merge_samples(samples), merge_readings([reading for _, reading in parts]), details
 
 
 def merge_readings(readings: Sequence[ProbeReading]) -> ProbeReading:
