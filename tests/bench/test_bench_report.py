@@ -1,7 +1,16 @@
 """How a bench's rounds become its numbers: ratios are taken within a round and the median over the rounds is
 reported and judged, so a round that the machine's drift hit is outvoted (report.py)."""
 
-from croupier.bench.report import BenchReport, Latency, RunResult, judge, median_ratio, median_runs
+from croupier.bench.report import (
+    BenchReport,
+    Latency,
+    RunResult,
+    judge,
+    median_ratio,
+    median_runs,
+    pgbench_of,
+    round_ratio,
+)
 
 
 def _run(name: str, per_second: float, p99_ms: float = 5.0) -> RunResult:
@@ -74,3 +83,38 @@ def test_the_json_report_carries_every_round_with_its_own_ratios() -> None:
     assert document["runs"]["inprocess-uniform"]["ratio_to_pgbench"] == 5.2
     assert document["runs"]["inprocess-uniform"]["per_second"] == 50_000
     assert document["runs"]["pgbench"]["ratio_to_pgbench"] is None
+
+
+def test_each_transport_is_compared_with_the_pgbench_that_took_turns_with_it() -> None:
+    # The machine was slow while the in-process runs and their pgbench slices ran: both show it, the ratio does not.
+    round_ = {
+        run.name: run
+        for run in (
+            _run("pgbench-http", 10_000),
+            _run("http-uniform", 11_000),
+            _run("http-hot", 12_000),
+            _run("pgbench-inprocess", 6_000),
+            _run("inprocess-uniform", 33_000),
+            _run("inprocess-hot", 36_000),
+        )
+    }
+    assert pgbench_of(round_, "http-uniform") == "pgbench-http"
+    assert pgbench_of(round_, "inprocess-hot") == "pgbench-inprocess"
+    assert round_ratio(round_, "http-uniform", "pgbench") == 1.1
+    assert round_ratio(round_, "inprocess-uniform", "pgbench") == 5.5  # against pgbench-http it would be 3.3
+    assert round_ratio(round_, "pgbench-inprocess", "pgbench") is None
+    assert round_ratio(round_, "inprocess-hot", "inprocess-uniform") == 1.091
+    verdicts = {target.description: target.measured for target in judge([round_], 1000, 25.0)}
+    assert verdicts["wallet in-process (uniform) vs pgbench TPC-B"] == 5.5
+    assert verdicts["wallet over HTTP (uniform) vs pgbench TPC-B"] == 1.1
+    # Both pgbench runs are shown, each in its transport's place.
+    assert list(median_runs([round_])) == [
+        "pgbench-http",
+        "http-uniform",
+        "http-hot",
+        "pgbench-inprocess",
+        "inprocess-uniform",
+        "inprocess-hot",
+    ]
+    # A round without them (pgbench on its own, or an older report's shape) falls back to its one pgbench run.
+    assert pgbench_of(ROUNDS[0], "inprocess-uniform") == "pgbench"

@@ -1,5 +1,6 @@
 """`croupier bench wallet` end to end, briefly: in two rounds, every run measures transfers without errors on its own
-temporary PostgreSQL, the ledgers it wrote verify clean, and every target gets a verdict from the rounds' ratios.
+temporary PostgreSQL, pgbench takes turns with each transport's runs, the ledgers it wrote verify clean, and every
+target gets a verdict from the rounds' ratios.
 The numbers themselves are the benchmark's business (docs/benchmarks.md), not a test's: one-second runs on a shared
 machine say nothing."""
 
@@ -11,7 +12,21 @@ from pathlib import Path
 import orjson
 import pytest
 
-RUNS = ["pgbench", "http-uniform", "http-hot", "http-fixed-rate", "inprocess-uniform", "inprocess-hot"]
+RUNS = [
+    "pgbench-http",
+    "http-uniform",
+    "http-hot",
+    "http-fixed-rate",
+    "pgbench-inprocess",
+    "inprocess-uniform",
+    "inprocess-hot",
+]
+TRANSPORT_PGBENCH = {
+    "http-uniform": "pgbench-http",
+    "http-hot": "pgbench-http",
+    "inprocess-uniform": "pgbench-inprocess",
+    "inprocess-hot": "pgbench-inprocess",
+}
 
 
 def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path) -> None:
@@ -57,11 +72,22 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
                 assert isinstance(reading["vacuum_seconds"], dict), (name, reading)
         rates = report["runs"][name]["slice_per_second"]
         assert sum(rates) / 3 == pytest.approx(report["runs"][name]["per_second"], abs=0.2), (name, rates)
+    # pgbench ran in slices among each transport's runs: three one-second `pgbench -T 1`, each timed by pgbench.
+    for name in ("pgbench-http", "pgbench-inprocess"):
+        run = report["runs"][name]
+        assert run["slices"] == 3, name
+        assert run["command"].startswith("pgbench -c 16 -j 2 -T 1 -l"), run["command"]
+        assert run["window_seconds"] == pytest.approx(3.0, rel=0.25), name
+        assert run["ratio_to_pgbench"] is None, name
+        for round_ in report["rounds"]:
+            assert len(round_[name]["slice_per_second"]) == 3, name
+            assert min(round_[name]["slice_per_second"]) > 0, name
+        assert run["operations"] == pytest.approx(run["per_second"] * run["window_seconds"], abs=1), name
     for name, run in report["runs"].items():
         assert run["per_second"] > 0, name
         assert run["operations"] > 0, name
         assert run["errors"] == 0, (name, run["error_examples"])
-        if name != "pgbench":
+        if not name.startswith("pgbench"):
             assert run["ratio_to_pgbench"] > 0, name
             assert run["ledger_batches"]["transfers"] >= run["operations"], name  # every transfer reached the ledger
     # Each round wrote to wallet databases of its own, and each of them was verified.
@@ -77,7 +103,8 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
     for name in ("http-uniform", "inprocess-uniform"):
         ratios = []
         for round_ in rounds:
-            ratio = round_[name]["per_second"] / round_["pgbench"]["per_second"]
+            # Each wallet run is compared with the pgbench that took turns with it, in its own round.
+            ratio = round_[name]["per_second"] / round_[TRANSPORT_PGBENCH[name]]["per_second"]
             assert round_[name]["ratio_to_pgbench"] == pytest.approx(ratio, abs=0.001), name
             assert round_[name]["cpu_us_per_op"]["postgres"] > 0, name
             ratios.append(round_[name]["ratio_to_pgbench"])
@@ -85,3 +112,26 @@ def test_bench_wallet_measures_every_run_and_leaves_clean_ledgers(tmp_path: Path
     assert {target["verdict"] for target in report["targets"]} <= {"PASS", "MISS"}
     assert len(report["targets"]) == 5
     assert not list(tmp_path.glob("croupier-bench-*")), "the bench left its temporary directory behind"
+
+
+def test_bench_wallet_runs_pgbench_alone_when_no_wallet_run_is_asked_for(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "croupier", "bench", "wallet", "--only", "pgbench", "--duration", "2", "--json"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode(errors="replace")[-3000:]
+    report = orjson.loads(completed.stdout)
+    assert list(report["runs"]) == ["pgbench"]
+    run = report["runs"]["pgbench"]
+    assert run["command"].startswith("pgbench -c 16 -j 2 -T 2 -l"), run["command"]
+    assert "slices" not in run  # one whole run
+    assert run["per_second"] > 0
+    assert run["errors"] == 0
+    assert run["latency_ms"]["p50_ms"] > 0
+    # Its percentiles come from its own per-transaction log: every transaction it counted, and only those.
+    assert run["operations"] == run["operations_measured"]
+    assert [sorted(round_) for round_ in report["rounds"]] == [["pgbench"]] * 3
+    assert {target["verdict"] for target in report["targets"]} == {"n/a"}

@@ -29,7 +29,7 @@ def bench_wallet(
     ] = 16,
     inprocess_concurrency: Annotated[
         int, typer.Option("--inprocess-concurrency", min=1, help="Concurrent tasks of the in-process runs.")
-    ] = 256,
+    ] = 512,
     rate: Annotated[float, typer.Option(min=1, help="Transfers per second of the open-loop latency run.")] = 1000.0,
     rounds: Annotated[
         int,

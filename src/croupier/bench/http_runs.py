@@ -27,7 +27,8 @@ from croupier.bench.load_loops import (
     open_loop,
 )
 from croupier.bench.machine import load_average
-from croupier.bench.report import RunResult
+from croupier.bench.reference import PgbenchReference
+from croupier.bench.report import PGBENCH, RunResult
 from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 from croupier.bench.scenarios import (
     SETUP_CONCURRENCY,
@@ -146,12 +147,14 @@ async def _closed_loops(
     accounts: BenchAccounts,
     nonce: str,
     progress: Callable[[str], None],
+    reference: PgbenchReference | None,
 ) -> dict[str, RunResult]:
-    """http-uniform and http-hot (those wanted), each on connections of its own, in alternating slices."""
+    """http-uniform and http-hot (those wanted), each on connections of its own, in alternating slices; pgbench's
+    slices among them with a `reference` (bench/reference.py)."""
     wanted: list[Scenario] = [scenario for scenario in ("uniform", "hot") if f"http-{scenario}" in plan.runs]
     if not wanted:
         return {}
-    traffic = {
+    traffic: dict[str, TransferTraffic] = {
         scenario: TransferTraffic(accounts, scenario, f"bench-{nonce}-http-{scenario}-", seed=index)
         for index, scenario in enumerate(wanted)
     }
@@ -161,30 +164,39 @@ async def _closed_loops(
             connections[scenario] = await open_connections(
                 server.host, server.port, plan.concurrency, server.authorization
             )
-        operations = {
+        operations: dict[str, list[Operation]] = {
             scenario: [transfer_operation(connection, traffic[scenario]) for connection in connections[scenario]]
             for scenario in wanted
         }
 
-        async def run_slice(scenario: Scenario, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
+        async def run_slice(load: str, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
+            if load == PGBENCH:
+                assert reference is not None
+                return await reference.run_slice(duration)
             async with RunProbe(database_url, server.pid, postgres_pid, schema="wallet") as probe:
-                sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
+                sample = await closed_loop(operations[load], warmup=warmup, duration=duration, drain=plan.drain)
                 return sample, await probe.stop()
 
+        loads = [*([PGBENCH] if reference is not None else []), *wanted]
         progress(
             f"{', '.join(f'http-{scenario}' for scenario in wanted)}: {plan.concurrency} connections each, closed "
             f"loop, {plan.warmup:g}s warm-up + {plan.duration:g}s, in {plan.slices} alternating slices"
+            + (" with pgbench's" if reference is not None else "")
         )
-        measured = await alternate(wanted, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
+        measured = await alternate(loads, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
     finally:
         for opened in connections.values():
             await close_connections(opened)
     results: dict[str, RunResult] = {}
-    for scenario, parts in measured.items():
-        name = f"http-{scenario}"
+    for load, parts in measured.items():
+        if load == PGBENCH:
+            assert reference is not None
+            results["pgbench-http"] = reference.result("pgbench-http", parts, plan.duration / plan.slices)
+            continue
+        name = f"http-{load}"
         sample, reading, slices = merge_slices(parts)
         results[name] = await _result(
-            name, database_url, traffic[scenario], plan.concurrency, sample, reading, scenario=scenario, **slices
+            name, database_url, traffic[load], plan.concurrency, sample, reading, scenario=load, **slices
         )
     return results
 
@@ -196,7 +208,9 @@ async def http_runs(
     nonce: str,
     postgres_pid: int | None,
     progress: Callable[[str], None],
+    reference: PgbenchReference | None = None,
 ) -> dict[str, RunResult]:
+    """The HTTP runs of `plan`; with a `reference`, pgbench takes turns with the closed loops as `pgbench-http`."""
     results: dict[str, RunResult] = {}
     progress("starting the wallet server (croupier serve --service wallet)")
     async with WalletServer(database_url, work_dir / "wallet-server.log") as server:
@@ -209,7 +223,9 @@ async def http_runs(
         finally:
             await close_connections(setup_connections)
 
-        results.update(await _closed_loops(plan, server, database_url, postgres_pid, accounts, nonce, progress))
+        results.update(
+            await _closed_loops(plan, server, database_url, postgres_pid, accounts, nonce, progress, reference)
+        )
 
         if "http-fixed-rate" in plan.runs:
             name = "http-fixed-rate"

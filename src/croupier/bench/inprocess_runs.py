@@ -1,7 +1,7 @@
 """The wallet in-process: the platform bootstrapped in the bench's own process, as `croupier up` would, and many
 concurrent tasks calling `InProcessWalletClient.transfer` (no HTTP, no JSON: the ledger writer's own ceiling).
 
-Runs: inprocess-uniform and inprocess-hot, closed loop, C' tasks each (default 256), in alternating slices
+Runs: inprocess-uniform and inprocess-hot, closed loop, C' tasks each (default 512), in alternating slices
 (load_loops.alternate).
 """
 
@@ -13,7 +13,8 @@ from uuid import UUID
 from croupier.bench.ledger_observations import ledger_batches
 from croupier.bench.load_loops import Failure, LoadSample, Operation, alternate, closed_loop
 from croupier.bench.machine import load_average
-from croupier.bench.report import RunResult
+from croupier.bench.reference import PgbenchReference
+from croupier.bench.report import PGBENCH, RunResult
 from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 from croupier.bench.scenarios import Scenario, TransferTraffic, set_up_accounts, transfer_payload
 from croupier.bootstrap import Platform, bootstrap, shutdown
@@ -73,7 +74,9 @@ async def inprocess_runs(
     nonce: str,
     postgres_pid: int | None,
     progress: Callable[[str], None],
+    reference: PgbenchReference | None = None,
 ) -> dict[str, RunResult]:
+    """The in-process runs of `plan`; with a `reference`, pgbench takes turns with them as `pgbench-inprocess`."""
     results: dict[str, RunResult] = {}
     progress("bootstrapping the platform in this process")
     platform = await bootstrap(Settings(), database_url, ("wallet",))  # the wallet alone is measured
@@ -83,41 +86,50 @@ async def inprocess_runs(
         progress("opening and funding accounts in-process")
         accounts = await set_up_accounts(InProcessWalletSetup(client), "bench-inprocess", f"{nonce}-inprocess")
         wanted: list[Scenario] = [scenario for scenario in ("uniform", "hot") if f"inprocess-{scenario}" in plan.runs]
-        traffic = {
+        traffic: dict[str, TransferTraffic] = {
             scenario: TransferTraffic(accounts, scenario, f"bench-{nonce}-inprocess-{scenario}-", seed=100 + index)
             for index, scenario in enumerate(wanted)
         }
-        operations = {
+        operations: dict[str, list[Operation]] = {
             scenario: [transfer_operation(client, traffic[scenario]) for _ in range(plan.concurrency)]
             for scenario in wanted
         }
-        writer = {scenario: {"batches": 0, "commands": 0} for scenario in wanted}
+        writer: dict[str, dict[str, int]] = {scenario: {"batches": 0, "commands": 0} for scenario in wanted}
 
-        async def run_slice(scenario: Scenario, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
+        async def run_slice(load: str, warmup: float, duration: float) -> tuple[LoadSample, ProbeReading]:
+            if load == PGBENCH:
+                assert reference is not None
+                return await reference.run_slice(duration)
             before = _writer_stats(platform)
             async with RunProbe(database_url, None, postgres_pid, schema="wallet") as probe:
-                sample = await closed_loop(operations[scenario], warmup=warmup, duration=duration, drain=plan.drain)
+                sample = await closed_loop(operations[load], warmup=warmup, duration=duration, drain=plan.drain)
                 reading = await probe.stop()
             after = _writer_stats(platform)
             for counter in ("batches", "commands"):
-                writer[scenario][counter] += after[counter] - before[counter]
+                writer[load][counter] += after[counter] - before[counter]
             return sample, reading
 
+        loads = [*([PGBENCH] if reference is not None else []), *wanted]
         progress(
             f"{', '.join(f'inprocess-{scenario}' for scenario in wanted)}: {plan.concurrency} tasks each, closed loop, "
             f"{plan.warmup:g}s warm-up + {plan.duration:g}s, in {plan.slices} alternating slices"
+            + (" with pgbench's" if reference is not None else "")
         )
-        measured = await alternate(wanted, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
-        for scenario, parts in measured.items():
-            name = f"inprocess-{scenario}"
+        measured = await alternate(loads, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
+        for load, parts in measured.items():
+            if load == PGBENCH:
+                assert reference is not None
+                results["pgbench-inprocess"] = reference.result("pgbench-inprocess", parts, plan.duration / plan.slices)
+                continue
+            name = f"inprocess-{load}"
             sample, reading, slices = merge_slices(parts)
-            stats: dict[str, Any] = dict(writer[scenario])
+            stats: dict[str, Any] = dict(writer[load])
             stats["mean_batch"] = round(stats["commands"] / stats["batches"], 2) if stats["batches"] else 0.0
-            batches = await ledger_batches(database_url, traffic[scenario].key_prefix)
+            batches = await ledger_batches(database_url, traffic[load].key_prefix)
             results[name] = RunResult.from_sample(
                 name,
                 sample,
-                scenario=scenario,
+                scenario=load,
                 tasks=plan.concurrency,
                 **slices,
                 ledger_batches=batches,

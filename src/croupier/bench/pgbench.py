@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +89,15 @@ async def initialise(url: str, work_dir: Path) -> None:
 
 
 async def run(url: str, clients: int, duration: float, work_dir: Path) -> PgbenchResult:
-    log_dir = work_dir / "pgbench-log"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    # A directory of its own for each run's per-transaction logs: a run reads back its own transactions only.
+    log_dir = Path(tempfile.mkdtemp(prefix="pgbench-log-", dir=work_dir))
+    try:
+        return await _run_logged(url, clients, duration, work_dir, log_dir)
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+async def _run_logged(url: str, clients: int, duration: float, work_dir: Path, log_dir: Path) -> PgbenchResult:
     command, environment = _base_command("pgbench", url)
     command += [
         "-c",

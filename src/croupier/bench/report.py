@@ -1,10 +1,11 @@
 """What a bench run found: one row per run, the targets judged against them, the ledger check, and the machine.
 
-A bench measures in rounds: every round runs pgbench and the wallet's closed-loop runs one after another, so each
-wallet run has a pgbench measured within a minute of it. A ratio is taken within each round and the bench reports the
-median of the rounds' ratios. On a shared virtual machine the speed of the whole machine drifts by a third or more
-from one minute to the next (docs/benchmarks.md); a ratio of two runs a few minutes apart measures that drift as much
-as the wallet, and one round that the drift hit is outvoted by the others.
+A bench measures in rounds: in every round pgbench takes turns with each transport's closed-loop runs, slice by slice
+(bench/reference.py), so each wallet run has a pgbench measured within seconds of it, on the same machine. A ratio is
+taken within each round and the bench reports the median of the rounds' ratios. On a shared virtual machine the
+speed of the whole machine drifts by a third or more from one minute to the next (docs/benchmarks.md); a ratio of two
+runs a minute apart measures that drift as much as the wallet, and one round that the drift hit is outvoted by the
+others.
 
 Rendered as rich tables for people or as one JSON object (`--json`) for scripts and for keeping results.
 """
@@ -21,13 +22,18 @@ from croupier.bench.load_loops import LoadSample
 
 RUN_LABELS = {
     "pgbench": "pgbench TPC-B",
+    "pgbench-http": "pgbench TPC-B, with HTTP",
     "http-uniform": "HTTP uniform",
     "http-hot": "HTTP hot account",
     "http-fixed-rate": "HTTP fixed rate, hot",
+    "pgbench-inprocess": "pgbench TPC-B, with in-process",
     "inprocess-uniform": "in-process uniform",
     "inprocess-hot": "in-process hot account",
 }
-RUNS = tuple(RUN_LABELS)
+#: The runs one can ask for (--only). With a transport's closed loops, pgbench runs in slices among them, as
+#: `pgbench-http` or `pgbench-inprocess` (bench/reference.py); on its own it is the one run `pgbench`.
+RUNS = ("pgbench", "http-uniform", "http-hot", "http-fixed-rate", "inprocess-uniform", "inprocess-hot")
+PGBENCH = "pgbench"
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float | None:
@@ -131,8 +137,24 @@ def _ratio(value: float | None, reference: float | None) -> float | None:
 Round = dict[str, RunResult]
 
 
+def pgbench_of(round_: Round, name: str) -> str:
+    """The pgbench run that `name` is compared with: the one that took turns with its transport's runs, if any."""
+    for transport in ("http", "inprocess"):
+        alongside = f"pgbench-{transport}"
+        if name.startswith(f"{transport}-") and alongside in round_:
+            return alongside
+    return PGBENCH
+
+
 def round_ratio(round_: Round, name: str, reference: str) -> float | None:
-    """`name`'s throughput over `reference`'s, both measured in the same round (None for a run and itself)."""
+    """`name`'s throughput over `reference`'s, both measured in the same round (None for a run and itself).
+
+    `reference` "pgbench" is the pgbench run `name` was measured with (pgbench_of); pgbench runs have no ratio to it.
+    """
+    if reference == PGBENCH:
+        if name.startswith(PGBENCH):
+            return None
+        reference = pgbench_of(round_, name)
     run, base = round_.get(name), round_.get(reference)
     if run is None or base is None or name == reference:
         return None
@@ -147,7 +169,7 @@ def median_ratio(rounds: list[Round], name: str, reference: str) -> float | None
 
 def median_runs(rounds: list[Round]) -> dict[str, RunResult]:
     """Each run as measured in its median round (by throughput; the lower middle one of an even number)."""
-    names = [name for name in RUNS if any(name in round_ for round_ in rounds)]
+    names = [name for name in RUN_LABELS if any(name in round_ for round_ in rounds)]
     summary = {}
     for name in names:
         measured = sorted((round_[name] for round_ in rounds if name in round_), key=lambda run: run.per_second)
@@ -161,8 +183,8 @@ def judge(rounds: list[Round], rate: float, p99_limit_ms: float) -> list[Target]
         return Target(description, ratio, f">= {factor:g}x", None if ratio is None else ratio >= factor)
 
     targets = [
-        at_least("wallet over HTTP (uniform) vs pgbench TPC-B", "http-uniform", "pgbench", 1.0),
-        at_least("wallet in-process (uniform) vs pgbench TPC-B", "inprocess-uniform", "pgbench", 5.0),
+        at_least("wallet over HTTP (uniform) vs pgbench TPC-B", "http-uniform", PGBENCH, 1.0),
+        at_least("wallet in-process (uniform) vs pgbench TPC-B", "inprocess-uniform", PGBENCH, 5.0),
         at_least("hot account vs uniform, HTTP", "http-hot", "http-uniform", 0.9),
         at_least("hot account vs uniform, in-process", "inprocess-hot", "inprocess-uniform", 0.9),
     ]
@@ -182,7 +204,7 @@ def judge(rounds: list[Round], rate: float, p99_limit_ms: float) -> list[Target]
 def _round_entry(round_: Round, name: str, run: RunResult) -> dict[str, Any]:
     entry = {
         "per_second": run.per_second,
-        "ratio_to_pgbench": round_ratio(round_, name, "pgbench"),
+        "ratio_to_pgbench": round_ratio(round_, name, PGBENCH),
         # CPU per operation tells a round that met a slow machine from one in which the code was slow.
         "cpu_us_per_op": run.details.get("cpu_us_per_op"),
     }
@@ -211,7 +233,7 @@ class BenchReport:
         return median_runs(self.rounds)
 
     def ratio_to_pgbench(self, name: str) -> float | None:
-        return median_ratio(self.rounds, name, "pgbench")
+        return median_ratio(self.rounds, name, PGBENCH)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -291,7 +313,7 @@ def _rounds_table(rounds: list[Round]) -> Table:
         cells = []
         for round_ in rounds:
             run = round_.get(name)
-            ratio = round_ratio(round_, name, "pgbench")
+            ratio = round_ratio(round_, name, PGBENCH)
             cells.append(
                 "-" if run is None else f"{run.per_second:,.0f}" + ("" if ratio is None else f" ({ratio:.2f})")
             )

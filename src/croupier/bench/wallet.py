@@ -2,19 +2,18 @@
 
 One bench, on one server (an embedded one in a temporary directory, or --database-url), in rounds (--rounds, 3 by
 default), each round in this order:
-  1. pgbench      TPC-B-like, C clients: what this machine's PostgreSQL does with small write transactions;
-  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot, in alternating
-                  slices), then, in the first round only, an open-loop run at a fixed rate for latency;
-  3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot, in alternating
-                  slices);
+  1. pgbench -i   a fresh TPC-B-like database, then a checkpoint (bench/reference.py);
+  2. http-*       the wallet as its own server process, C keep-alive connections (uniform, hot), with pgbench's C
+                  clients taking turns with them slice by slice (`pgbench-http`); then, in the first round only, an
+                  open-loop run at a fixed rate for latency;
+  3. inprocess-*  the platform bootstrapped in this process, C' concurrent tasks (uniform, hot), with pgbench taking
+                  turns with them again (`pgbench-inprocess`);
   4. verify       `croupier wallet verify` on every wallet database the round wrote to (fresh ones each round,
                   dropped once verified on the embedded server; the HTTP runs' database before step 3, so that its
                   autovacuum does not run during the in-process runs).
-Every ratio is taken within a round and reported as the median over the rounds (report.py says why).
-
-Everything is bounded in time, and the server process, pgbench, PostgreSQL and the temporary directory are cleaned up
-however the bench ends (including Ctrl-C).
-"""
+Every ratio to pgbench is taken within a round, against the pgbench run that took turns with the same transport, and
+reported as the median over the rounds (report.py says why). Asked for without any closed-loop wallet run, pgbench
+runs on its own (`pgbench`)."""
 
 import asyncio
 import secrets
@@ -25,14 +24,13 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from croupier.bench import pgbench
+from croupier.bench import pgbench, reference
 from croupier.bench.http_runs import HttpPlan, SetupFailed, http_runs
 from croupier.bench.inprocess_runs import InProcessPlan, inprocess_runs
 from croupier.bench.ledger_observations import verify
-from croupier.bench.machine import describe_machine, load_average
+from croupier.bench.machine import describe_machine
 from croupier.bench.postgres_server import BenchPostgres, bench_postgres
-from croupier.bench.report import RUNS, BenchReport, Latency, RunResult, judge
-from croupier.bench.run_probe import RunProbe
+from croupier.bench.report import RUNS, BenchReport, RunResult, judge
 from croupier.bench.wallet_server import WalletServerError
 from croupier.kit.embedded_pg import EmbeddedPostgresError
 from croupier.kit.errors import DomainError
@@ -65,7 +63,10 @@ class BenchFailed(RuntimeError):
 class BenchOptions:
     duration: float = 10.0
     concurrency: int = 16
-    inprocess_concurrency: int = 256
+    # Enough in-process tasks for a batch to gather while one is applied and another written: with 256 the writer
+    # settles into two batches of 128 that take turns, each side idle about a tenth of the time (docs/benchmarks.md,
+    # "What limits", sessions 8 and 12).
+    inprocess_concurrency: int = 512
     rate: float = 1000.0
     database_url: str | None = None
     runs: tuple[str, ...] = RUNS
@@ -128,26 +129,15 @@ def _run_event_loop(main: Coroutine[Any, Any, Result]) -> Result:
         return runner.run(main)
 
 
-async def _pgbench_run(options: BenchOptions, postgres: BenchPostgres, progress: Progress) -> RunResult:
+async def _pgbench_reference(
+    options: BenchOptions, postgres: BenchPostgres, progress: Progress
+) -> reference.PgbenchReference:
+    """A freshly initialised pgbench database (each round has its own pgbench_* tables), ready to run."""
     url = await postgres.database("bench_pgbench")
-    progress(f"pgbench -i -s {pgbench.SCALE}")
-    await pgbench.initialise(url, postgres.work_dir)
-    progress(f"pgbench -c {options.concurrency} -j {pgbench.THREADS} -T {options.duration:g}")
-    async with RunProbe(url, None, postgres.embedded.pid if postgres.embedded else None) as probe:
-        result = await pgbench.run(url, options.concurrency, options.duration, postgres.work_dir)
-        reading = await probe.stop()
-    return RunResult(
-        name="pgbench",
-        per_second=round(result.tps, 1),
-        operations=result.transactions,
-        latency=Latency.of(result.latencies),
-        errors={"failed_transactions": result.failed} if result.failed else {},
-        details={
-            "command": " ".join(result.command),
-            "clients": options.concurrency,
-            **reading.details(result.transactions),
-            "load_average_after": load_average(),
-        },
+    progress(f"pgbench -i -s {pgbench.SCALE}, then a checkpoint")
+    await reference.initialise(url, postgres.work_dir)
+    return reference.PgbenchReference(
+        url, options.concurrency, postgres.work_dir, postgres.embedded.pid if postgres.embedded else None
     )
 
 
@@ -186,8 +176,17 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
         databases: dict[str, tuple[str, str]] = {}  # ledger label -> (database, URL)
         suffix = f", round {number}" if options.rounds > 1 else ""
         runs: dict[str, RunResult] = {}
-        if "pgbench" in options.runs:
-            runs["pgbench"] = await _pgbench_run(options, postgres, progress)
+        pgbench_reference = await _pgbench_reference(options, postgres, progress) if "pgbench" in options.runs else None
+        # pgbench takes turns with each transport's closed loops (bench/reference.py); with none, it runs on its own.
+        closed = [
+            transport
+            for transport in ("http", "inprocess")
+            if f"{transport}-uniform" in options.runs or f"{transport}-hot" in options.runs
+        ]
+        if pgbench_reference is not None and not closed:
+            progress(f"pgbench -c {options.concurrency} -j {pgbench.THREADS} -T {options.duration:g}")
+            part = await pgbench_reference.run_slice(options.duration)
+            runs["pgbench"] = pgbench_reference.result("pgbench", [part], options.duration)
         # The latency run is an open loop at a fixed rate, not a ratio: it runs once, in the first round.
         wanted = tuple(run for run in http_wanted if number == 1 or run != "http-fixed-rate")
         if wanted:
@@ -204,7 +203,17 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 runs=wanted,
                 slices=options.slices,
             )
-            runs.update(await http_runs(plan, url, postgres.work_dir, round_nonce, postgres_pid, progress))
+            runs.update(
+                await http_runs(
+                    plan,
+                    url,
+                    postgres.work_dir,
+                    round_nonce,
+                    postgres_pid,
+                    progress,
+                    pgbench_reference if "http" in closed else None,
+                )
+            )
             if postgres.is_embedded:
                 # Verified and dropped before the in-process runs: the autovacuum its tables are due would otherwise
                 # run during them, and charge the in-process ledger for the HTTP runs' rows.
@@ -222,7 +231,16 @@ async def _bench(options: BenchOptions, postgres: BenchPostgres, progress: Progr
                 runs=inprocess_wanted,
                 slices=options.slices,
             )
-            runs.update(await inprocess_runs(inprocess_plan, url, round_nonce, postgres_pid, progress))
+            runs.update(
+                await inprocess_runs(
+                    inprocess_plan,
+                    url,
+                    round_nonce,
+                    postgres_pid,
+                    progress,
+                    pgbench_reference if "inprocess" in closed else None,
+                )
+            )
         rounds.append(runs)
         ledger.update(await _verify_round(databases, postgres, progress))
 
