@@ -4,10 +4,16 @@ Each service keeps `src/croupier/<service>/migrations/NNNN_title.sql`. A migrati
 with the row that records it in `<schema>.schema_migrations`, so a crash leaves it either fully applied or not at all.
 An applied file must never change: its checksum is recorded, and a mismatch stops the platform from starting.
 An advisory lock per schema lets several processes start at once without applying a migration twice.
+
+A migration waits at most LOCK_TIMEOUT for each table lock it needs. An `ALTER TABLE` that waits behind a long
+transaction (or an anti-wraparound autovacuum) would otherwise hold its place in the table's lock queue, and every
+query on that table, the ledger writer's included, would queue behind it for as long. It gives up instead, rolls
+back, and tries again a little later, up to LOCK_ATTEMPTS times (docs/migrations.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -21,6 +27,13 @@ import asyncpg
 logger = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+#: How long a migration's statement waits for a lock before the attempt is given up (PostgreSQL's lock_timeout).
+LOCK_TIMEOUT = "5s"
+#: Attempts per migration; between them the runner waits RETRY_PAUSE_SECONDS, doubling up to RETRY_PAUSE_MAX_SECONDS.
+LOCK_ATTEMPTS = 10
+RETRY_PAUSE_SECONDS = 1.0
+RETRY_PAUSE_MAX_SECONDS = 15.0
 
 
 class MigrationError(RuntimeError):
@@ -95,7 +108,20 @@ async def apply_migrations(connection: asyncpg.Connection[Any], schema: str, pac
                         "applied; write a new migration instead"
                     )
                 continue
+            await _apply_one(connection, schema, migration)
+            applied_now.append(migration)
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", lock_key)
+    return applied_now
+
+
+async def _apply_one(connection: asyncpg.Connection[Any], schema: str, migration: Migration) -> None:
+    """Run one migration and record it, in one transaction; retry it while a lock it needs is busy."""
+    pause = RETRY_PAUSE_SECONDS
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
             async with connection.transaction():
+                await connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 await connection.execute(migration.sql)
                 await connection.execute(
                     f"INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
@@ -103,7 +129,24 @@ async def apply_migrations(connection: asyncpg.Connection[Any], schema: str, pac
                     migration.name,
                     migration.checksum,
                 )
-            applied_now.append(migration)
-    finally:
-        await connection.execute("SELECT pg_advisory_unlock($1)", lock_key)
-    return applied_now
+            return
+        except asyncpg.LockNotAvailableError as error:
+            if attempt == LOCK_ATTEMPTS:
+                raise MigrationError(
+                    f"{schema} migration {migration.version:04d}_{migration.name} could not take the locks it needs "
+                    f"within {LOCK_TIMEOUT} in {LOCK_ATTEMPTS} attempts ({error}); another session holds them (a "
+                    "long transaction, or an autovacuum to prevent wraparound): find it in pg_stat_activity and "
+                    "pg_locks, then start again"
+                ) from error
+            logger.warning(
+                "%s migration %04d_%s waited %s for a lock (attempt %d of %d); rolled back, trying again in %.0fs",
+                schema,
+                migration.version,
+                migration.name,
+                LOCK_TIMEOUT,
+                attempt,
+                LOCK_ATTEMPTS,
+                pause,
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_PAUSE_MAX_SECONDS)
