@@ -1,12 +1,14 @@
 """The bench's alternating slices (load_loops.alternate) and how the slices' samples and readings add up."""
 
 import asyncio
+import itertools
 from collections import Counter
+from collections.abc import Awaitable
 
 import pytest
 
 from croupier.bench.cpu_usage import CpuUsage
-from croupier.bench.load_loops import LoadSample, alternate, closed_loop, merge_samples, slice_rates
+from croupier.bench.load_loops import Failure, LoadSample, alternate, closed_loop, merge_samples, slice_rates
 from croupier.bench.run_probe import ProbeReading, merge_readings, merge_slices
 
 
@@ -138,3 +140,34 @@ def test_a_run_of_slices_adds_them_up_and_keeps_each_slices_figures() -> None:
     assert [brief["cpu_us_per_op"]["postgres"] for brief in details["slice_readings"]] == [100_000.0, 500_000.0]
     assert [brief["checkpoints"] for brief in details["slice_readings"]] == [0, 1]
     assert details["slice_readings"][1]["vacuum_seconds"] == {"ledger": 1.5}
+
+
+class _Refused(Exception):
+    """An error with a stable code, as the wallet's refusals have."""
+
+    code = "insufficient_funds"
+    detail = "account has 0 available, 5 needed"
+
+
+async def test_a_closed_loop_tells_successes_from_failures_returned_or_raised() -> None:
+    answers = itertools.cycle(["a result", Failure("http_409", "conflict"), _Refused(), ConnectionResetError("reset")])
+
+    async def answer() -> object:
+        await asyncio.sleep(0.001)
+        value = next(answers)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def start() -> Awaitable[object]:  # an operation may return its request's awaitable without a wrapper
+        return answer()
+
+    sample = await closed_loop([start], warmup=0.0, duration=0.4, drain=1.0)
+
+    # Any result but a Failure is a success; a Failure counts by its kind; an exception by its code, else its type.
+    assert sample.ok > 0
+    assert set(sample.errors) == {"http_409", "insufficient_funds", "ConnectionResetError"}
+    assert sample.error_examples["insufficient_funds"] == "account has 0 available, 5 needed"
+    assert sample.error_examples["ConnectionResetError"] == "reset"
+    assert abs(sample.ok - sample.errors["http_409"]) <= 1
+    assert sample.completed_in_window == sample.ok

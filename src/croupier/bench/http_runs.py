@@ -36,7 +36,6 @@ from croupier.bench.scenarios import (
     Scenario,
     TransferTraffic,
     set_up_accounts,
-    transfer_payload,
 )
 from croupier.bench.wallet_server import WalletServer
 
@@ -90,7 +89,7 @@ def transfer_operation(connection: HttpConnection, traffic: TransferTraffic) -> 
     dumps = orjson.dumps
 
     async def transfer() -> Failure | None:
-        response = await connection.send(head, dumps(transfer_payload(traffic.next())))
+        response = await connection.send(head, dumps(traffic.next_payload()))
         if response.status == 201:
             return None
         return Failure(f"http_{response.status}", response.body.decode(errors="replace"))

@@ -14,7 +14,7 @@ import itertools
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 Scenario = Literal["uniform", "hot"]
@@ -26,14 +26,6 @@ PLAYER_FUNDING = 10**12  # minor units per player: ten billion euros, far more t
 MAX_AMOUNT = 5000  # each transfer moves 1..MAX_AMOUNT minor units
 BATCH_LEGS = 100  # the wallet's largest atomic batch
 SETUP_CONCURRENCY = 16
-
-
-class TransferSpec(NamedTuple):
-    idempotency_key: str
-    debit_account_id: UUID
-    credit_account_id: UUID
-    amount: int
-    type: str
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ class TransferTraffic:
 
     def __init__(self, accounts: BenchAccounts, scenario: Scenario, key_prefix: str, seed: int = 0) -> None:
         self._accounts = accounts
-        self._scenario = scenario
+        self._uniform = scenario == "uniform"
         self._key_prefix = key_prefix
         self._random = random.Random(seed)
         self._counter = itertools.count()
@@ -58,35 +50,37 @@ class TransferTraffic:
     def key_prefix(self) -> str:
         return self._key_prefix
 
-    def next(self) -> TransferSpec:
-        # random() scaled, not randrange: a third of the time, and the load generator shares the CPU it measures.
+    def next_payload(self) -> dict[str, Any]:
+        """The next transfer, as the body of `POST /v1/wallet/transfers` (CreateTransferRequest's fields).
+
+        The load generator shares the CPU it measures, so this is kept cheap: random() scaled rather than randrange
+        (a third of the time), and the payload built at once rather than through an intermediate record.
+        """
         number = next(self._counter)
-        key = f"{self._key_prefix}{number}"
         players = self._accounts.players
         draw = self._random.random
         amount = 1 + int(draw() * MAX_AMOUNT)
-        if self._scenario == "uniform":
+        if self._uniform:
             count = len(players)
             debit = int(draw() * count)
             credit = int(draw() * (count - 1))
             if credit >= debit:  # a random player other than the debit one, without retrying
                 credit += 1
-            return TransferSpec(key, players[debit], players[credit], amount, "transfer")
-        player = players[int(draw() * len(players))]
-        if number % 2 == 0:
-            return TransferSpec(key, player, self._accounts.bankroll, amount, "bet")
-        return TransferSpec(key, self._accounts.bankroll, player, amount, "win")
-
-
-def transfer_payload(spec: TransferSpec) -> dict[str, Any]:
-    return {
-        "idempotency_key": spec.idempotency_key,
-        "debit_account_id": spec.debit_account_id,
-        "credit_account_id": spec.credit_account_id,
-        "amount": spec.amount,
-        "currency": CURRENCY,
-        "type": spec.type,
-    }
+            debit_id, credit_id, type_ = players[debit], players[credit], "transfer"
+        else:
+            player = players[int(draw() * len(players))]
+            if number % 2 == 0:
+                debit_id, credit_id, type_ = player, self._accounts.bankroll, "bet"
+            else:
+                debit_id, credit_id, type_ = self._accounts.bankroll, player, "win"
+        return {
+            "idempotency_key": f"{self._key_prefix}{number}",
+            "debit_account_id": debit_id,
+            "credit_account_id": credit_id,
+            "amount": amount,
+            "currency": CURRENCY,
+            "type": type_,
+        }
 
 
 class WalletSetup(Protocol):

@@ -132,12 +132,16 @@ class LedgerWriter:
             await task
 
     async def submit(self, command: Command) -> Outcome:
+        return await self.enqueue(command)
+
+    def enqueue(self, command: Command) -> "asyncio.Future[Outcome]":
+        """Queue a command for the next batch; its outcome arrives in the future (`submit` awaits it)."""
         if self._stopping or self._task is None:
             raise ServiceUnavailable("the wallet is shutting down; retry with the same idempotency key")
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append((command, future))
         self._wakeup.set()
-        return await future
+        return future
 
     # -- the pipeline ---------------------------------------------------------------------------------------------
 

@@ -175,7 +175,7 @@ class WalletService:
     # -- money movement -------------------------------------------------------------------------------------------
 
     async def transfer(self, request: schemas.CreateTransferRequest) -> tuple[dict[str, Any], bool]:
-        return await self._submit(Command("transfer", request.idempotency_key, legs=(self._leg(request),)))
+        return _answer(await self._enqueue(Command("transfer", request.idempotency_key, legs=(self._leg(request),))))
 
     async def transfer_batch(self, request: schemas.CreateBatchRequest) -> tuple[dict[str, Any], bool]:
         legs = []
@@ -226,17 +226,18 @@ class WalletService:
 
     async def _submit(self, command: Command) -> tuple[dict[str, Any], bool]:
         """Hand a client's command to the writer; raise its refusal, or return its result and whether it replayed."""
+        return _answer(await self._enqueue(command))
+
+    def _enqueue(self, command: Command) -> "asyncio.Future[Outcome]":
+        # The commands' methods await this future themselves (`_answer(await self._enqueue(...))`): each coroutine
+        # between a caller and the writer's future is resumed once more per command.
         reserved = schemas.RESERVED_KEY_PREFIX
         if command.key.startswith(reserved):
             raise _reserved("idempotency_key")
         if command.target_key is not None and command.target_key.startswith(reserved):
             raise _reserved("original_idempotency_key")
         command.trace_id = current_trace_id.get()
-        outcome = await self.writer.submit(command)
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.result is not None
-        return outcome.result, outcome.replayed
+        return self.writer.enqueue(command)
 
     async def _sweep_expired_holds(self) -> None:
         while True:
@@ -388,3 +389,11 @@ def _reserved(field: str) -> ValidationFailed:
     return ValidationFailed(
         f"{field}: keys starting with {schemas.RESERVED_KEY_PREFIX!r} are reserved for the wallet", field=field
     )
+
+
+def _answer(outcome: Outcome) -> tuple[dict[str, Any], bool]:
+    """A command's outcome for its caller: its refusal raised, or its result and whether it replayed."""
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.result is not None
+    return outcome.result, outcome.replayed
