@@ -8,7 +8,15 @@ from collections.abc import Awaitable
 import pytest
 
 from croupier.bench.cpu_usage import CpuUsage
-from croupier.bench.load_loops import Failure, LoadSample, alternate, closed_loop, merge_samples, slice_rates
+from croupier.bench.load_loops import (
+    Failure,
+    LoadSample,
+    alternate,
+    closed_loop,
+    merge_samples,
+    open_loop,
+    slice_rates,
+)
 from croupier.bench.run_probe import ProbeReading, merge_readings, merge_slices
 
 
@@ -171,3 +179,32 @@ async def test_a_closed_loop_tells_successes_from_failures_returned_or_raised() 
     assert sample.error_examples["ConnectionResetError"] == "reset"
     assert abs(sample.ok - sample.errors["http_409"]) <= 1
     assert sample.completed_in_window == sample.ok
+
+
+async def test_a_refusal_is_an_answer_counted_at_once_and_an_error_after_a_pause() -> None:
+    async def refused() -> object:
+        raise _Refused()
+
+    async def broken() -> object:
+        raise ConnectionRefusedError("refused")
+
+    refusals = await closed_loop([refused], warmup=0.0, duration=0.2, drain=1.0)
+    errors = await closed_loop([broken], warmup=0.0, duration=0.2, drain=1.0)
+    # A refusal returns at once, as the wallet answered it; a broken connection waits ERROR_PAUSE_SECONDS (10 ms).
+    assert refusals.errors["insufficient_funds"] > 200
+    assert 5 <= errors.errors["ConnectionRefusedError"] <= 21
+
+
+async def test_an_open_loop_tells_successes_from_failures_returned_or_raised() -> None:
+    answers = itertools.cycle(["a result", None, Failure("http_503", "busy"), _Refused()])
+
+    async def answer() -> object:
+        value = next(answers)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    sample = await open_loop([answer], rate=400, warmup=0.0, duration=0.2, drain=1.0)
+    assert sample.offered == 80
+    assert sample.ok == 40  # the result and None
+    assert sample.errors == Counter({"http_503": 20, "insufficient_funds": 20})

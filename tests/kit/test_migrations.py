@@ -1,7 +1,6 @@
 """Migrations: applied from an empty database, once, in order; a changed or unknown migration stops the start."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -85,7 +84,7 @@ def test_load_migrations_when_a_file_is_misnamed_refuses(tmp_path: Path, monkeyp
         load_migrations("misnamed_service")
 
 
-def _lock_test_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> str:
+def _lock_test_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, attempts: int) -> str:
     # A package name of its own for each test: an imported package keeps the directory it was first found in.
     package = tmp_path / name
     (package / "migrations").mkdir(parents=True)
@@ -94,14 +93,14 @@ def _lock_test_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: st
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(migrations, "LOCK_TIMEOUT", "200ms")
     monkeypatch.setattr(migrations, "RETRY_PAUSE_SECONDS", 0.3)
-    monkeypatch.setattr(migrations, "LOCK_ATTEMPTS", 3)
+    monkeypatch.setattr(migrations, "LOCK_ATTEMPTS", attempts)
     return name
 
 
 async def test_a_migration_that_waits_for_a_lock_gives_way_and_tries_again(
     empty_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    package = _lock_test_package(tmp_path, monkeypatch, "lock_retry_service")
+    package = _lock_test_package(tmp_path, monkeypatch, "lock_retry_service", attempts=30)
     runner, holder, reader = [await asyncpg.connect(empty_database) for _ in range(3)]
     try:
         await apply_migrations(runner, "lock_test", package)
@@ -116,9 +115,7 @@ async def test_a_migration_that_waits_for_a_lock_gives_way_and_tries_again(
         await asyncio.sleep(0.05)
         # Queued behind the migration's lock request, a plain read waits too, but only until the migration gives
         # way (lock_timeout): it does not wait for the long transaction to end.
-        started = time.monotonic()
         assert await asyncio.wait_for(reader.fetchval("SELECT count(*) FROM lock_test.busy"), 5) == 0
-        assert time.monotonic() - started < 2
         assert not migrating.done()  # it is waiting to try again
         await blocker.rollback()  # the long transaction ends: the next attempt goes through
         applied = await asyncio.wait_for(migrating, 10)
@@ -133,13 +130,13 @@ async def test_a_migration_that_waits_for_a_lock_gives_way_and_tries_again(
     finally:
         for connection in (runner, holder, reader):
             await connection.close()
-    assert "waited 200ms for a lock (attempt 1 of 3)" in caplog.text
+    assert "gave up waiting for a lock (attempt 1 of 30)" in caplog.text
 
 
 async def test_a_migration_that_never_gets_its_lock_stops_the_start_and_changes_nothing(
     empty_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    package = _lock_test_package(tmp_path, monkeypatch, "lock_refused_service")
+    package = _lock_test_package(tmp_path, monkeypatch, "lock_refused_service", attempts=3)
     runner, holder = [await asyncpg.connect(empty_database) for _ in range(2)]
     try:
         await apply_migrations(runner, "lock_test", package)
@@ -149,7 +146,7 @@ async def test_a_migration_that_never_gets_its_lock_stops_the_start_and_changes_
         blocker = holder.transaction()
         await blocker.start()
         await holder.fetch("SELECT * FROM lock_test.busy")
-        with pytest.raises(MigrationError, match=r"0002_column could not take the locks it needs within 200ms in 3"):
+        with pytest.raises(MigrationError, match=r"0002_column could not take the locks .* \(200ms unless .* in 3 att"):
             await apply_migrations(runner, "lock_test", package)
         await blocker.rollback()
         assert await runner.fetchval("SELECT max(version) FROM lock_test.schema_migrations") == 1

@@ -35,16 +35,18 @@ def bench_wallet(
         int,
         typer.Option(
             min=1,
-            help="Rounds of pgbench and the closed-loop wallet runs, one after another; every ratio is the median "
-            "of the rounds' ratios, each taken within its round (the latency run runs once).",
+            help="Rounds of pgbench and the closed-loop wallet runs; every ratio is the median of the rounds' "
+            "ratios, each taken within its round, against the pgbench beside its transport (the latency run runs "
+            "once).",
         ),
     ] = 3,
     slices: Annotated[
         int,
         typer.Option(
             min=1,
-            help="Slices of each closed-loop wallet run: uniform and hot take turns slice by slice (1: one whole run, "
-            "then the other), so that the two runs they are compared in meet the same machine.",
+            help="Slices of each closed-loop wallet run and of the pgbench beside it: pgbench, uniform and hot take "
+            "turns slice by slice (1: each whole, one after the other), so that the runs a ratio compares meet the "
+            "same machine.",
         ),
     ] = 5,
     bench_database_url: Annotated[

@@ -73,13 +73,14 @@ async def _perform(operation: Operation) -> Failure | None:
 
 
 async def _failed(error: Exception) -> Failure:
-    """The failure an exception stands for, after a short pause (a dead server must not spin the CPU).
+    """The failure an exception stands for.
 
-    An error with a stable `code` (the wallet's refusals: insufficient_funds, ...) is counted by that code."""
-    await asyncio.sleep(ERROR_PAUSE_SECONDS)
+    An error with a stable `code` (the wallet's refusals: insufficient_funds, ...) is an answer, counted by that code
+    at once, as an HTTP refusal is. Any other error comes after a short pause: a dead server must not spin the CPU."""
     code = getattr(error, "code", None)
     if isinstance(code, str):
         return Failure(code, str(getattr(error, "detail", error)))
+    await asyncio.sleep(ERROR_PAUSE_SECONDS)
     if isinstance(error, (OSError, asyncio.IncompleteReadError, ValueError, EOFError)):
         return Failure(type(error).__name__, str(error))
     return Failure(type(error).__name__, repr(error))

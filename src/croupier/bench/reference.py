@@ -8,10 +8,10 @@ while the pgbench before them had run at full speed.
 
 So when a round measures a transport's closed loops, pgbench runs as one more load among them: a slice of pgbench,
 a slice of uniform, a slice of hot, then the other way round, and so on (load_loops.alternate). Each transport gets
-its own pgbench run (`pgbench-http`, `pgbench-inprocess`) of the same total length as each of its wallet runs, and
-its wallet runs are compared with that one. A slice of pgbench is one `pgbench -T` invocation: its clients connect
-first and that time is not measured (pgbench's "without initial connection time"), as a wallet slice's warm-up is
-not.
+its own pgbench run (`pgbench-http`, `pgbench-inprocess`), and its wallet runs are compared with that one. A slice
+of pgbench is one `pgbench -T` invocation: its clients connect first and that time is not measured (pgbench's
+"without initial connection time"), as a wallet slice's warm-up is not. pgbench -T takes whole seconds, so a pgbench
+run is as long in total as each wallet run when duration / slices is a whole number (as with the defaults: 2 s).
 """
 
 import contextlib

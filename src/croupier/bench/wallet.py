@@ -13,7 +13,10 @@ default), each round in this order:
                   autovacuum does not run during the in-process runs).
 Every ratio to pgbench is taken within a round, against the pgbench run that took turns with the same transport, and
 reported as the median over the rounds (report.py says why). Asked for without any closed-loop wallet run, pgbench
-runs on its own (`pgbench`)."""
+runs on its own (`pgbench`).
+
+Everything is bounded in time, and the server process, pgbench, PostgreSQL and the temporary directory are cleaned up
+however the bench ends (including Ctrl-C)."""
 
 import asyncio
 import secrets

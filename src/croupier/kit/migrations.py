@@ -134,18 +134,20 @@ async def _apply_one(connection: asyncpg.Connection[Any], schema: str, migration
             if attempt == LOCK_ATTEMPTS:
                 raise MigrationError(
                     f"{schema} migration {migration.version:04d}_{migration.name} could not take the locks it needs "
-                    f"within {LOCK_TIMEOUT} in {LOCK_ATTEMPTS} attempts ({error}); another session holds them (a "
+                    f"within its lock timeout ({LOCK_TIMEOUT} unless it sets its own) in {LOCK_ATTEMPTS} attempts "
+                    f"({error}); another session holds them (a "
                     "long transaction, or an autovacuum to prevent wraparound): find it in pg_stat_activity and "
                     "pg_locks, then start again"
                 ) from error
             logger.warning(
-                "%s migration %04d_%s waited %s for a lock (attempt %d of %d); rolled back, trying again in %.0fs",
+                "%s migration %04d_%s gave up waiting for a lock (attempt %d of %d): %s; rolled back, trying again "
+                "in %.0fs",
                 schema,
                 migration.version,
                 migration.name,
-                LOCK_TIMEOUT,
                 attempt,
                 LOCK_ATTEMPTS,
+                error,
                 pause,
             )
             await asyncio.sleep(pause)

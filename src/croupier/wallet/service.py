@@ -229,8 +229,9 @@ class WalletService:
         return _answer(await self._enqueue(command))
 
     def _enqueue(self, command: Command) -> "asyncio.Future[Outcome]":
-        # The commands' methods await this future themselves (`_answer(await self._enqueue(...))`): each coroutine
-        # between a caller and the writer's future is resumed once more per command.
+        # `transfer`, the most frequent command, awaits this future itself (`_answer(await self._enqueue(...))`)
+        # rather than through `_submit`: each coroutine between a caller and the writer's future is resumed once
+        # more per command.
         reserved = schemas.RESERVED_KEY_PREFIX
         if command.key.startswith(reserved):
             raise _reserved("idempotency_key")
