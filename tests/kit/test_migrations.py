@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -84,6 +85,21 @@ def test_load_migrations_when_a_file_is_misnamed_refuses(tmp_path: Path, monkeyp
         load_migrations("misnamed_service")
 
 
+async def _add_a_column_while_a_transaction_reads_the_table(
+    runner: asyncpg.Connection, holder: asyncpg.Connection, tmp_path: Path, package: str
+) -> Any:
+    """Apply 0001, write 0002 (ALTER TABLE), and open a transaction on `holder` that has read the table: the ALTER
+    TABLE needs a lock that conflicts with it. Returns that transaction, for the test to end."""
+    await apply_migrations(runner, "lock_test", package)
+    (tmp_path / package / "migrations" / "0002_column.sql").write_text(
+        "ALTER TABLE lock_test.busy ADD COLUMN note text;"
+    )
+    blocker = holder.transaction()
+    await blocker.start()
+    await holder.fetch("SELECT * FROM lock_test.busy")
+    return blocker
+
+
 def _lock_test_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, attempts: int) -> str:
     # A package name of its own for each test: an imported package keeps the directory it was first found in.
     package = tmp_path / name
@@ -103,14 +119,7 @@ async def test_a_migration_that_waits_for_a_lock_gives_way_and_tries_again(
     package = _lock_test_package(tmp_path, monkeypatch, "lock_retry_service", attempts=30)
     runner, holder, reader = [await asyncpg.connect(empty_database) for _ in range(3)]
     try:
-        await apply_migrations(runner, "lock_test", package)
-        (tmp_path / package / "migrations" / "0002_column.sql").write_text(
-            "ALTER TABLE lock_test.busy ADD COLUMN note text;"
-        )
-        # A long transaction has read the table: the ALTER TABLE needs a lock that conflicts with it.
-        blocker = holder.transaction()
-        await blocker.start()
-        await holder.fetch("SELECT * FROM lock_test.busy")
+        blocker = await _add_a_column_while_a_transaction_reads_the_table(runner, holder, tmp_path, package)
         migrating = asyncio.create_task(apply_migrations(runner, "lock_test", package))
         await asyncio.sleep(0.05)
         # Queued behind the migration's lock request, a plain read waits too, but only until the migration gives
@@ -139,13 +148,7 @@ async def test_a_migration_that_never_gets_its_lock_stops_the_start_and_changes_
     package = _lock_test_package(tmp_path, monkeypatch, "lock_refused_service", attempts=3)
     runner, holder = [await asyncpg.connect(empty_database) for _ in range(2)]
     try:
-        await apply_migrations(runner, "lock_test", package)
-        (tmp_path / package / "migrations" / "0002_column.sql").write_text(
-            "ALTER TABLE lock_test.busy ADD COLUMN note text;"
-        )
-        blocker = holder.transaction()
-        await blocker.start()
-        await holder.fetch("SELECT * FROM lock_test.busy")
+        blocker = await _add_a_column_while_a_transaction_reads_the_table(runner, holder, tmp_path, package)
         with pytest.raises(MigrationError, match=r"0002_column could not take the locks .* \(200ms unless .* in 3 att"):
             await apply_migrations(runner, "lock_test", package)
         await blocker.rollback()

@@ -27,7 +27,7 @@ from croupier.bench.load_loops import (
     open_loop,
 )
 from croupier.bench.machine import load_average
-from croupier.bench.reference import PgbenchReference
+from croupier.bench.reference import PgbenchReference, pgbench_beside, taking_turns
 from croupier.bench.report import PGBENCH, RunResult
 from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 from croupier.bench.scenarios import (
@@ -176,7 +176,7 @@ async def _closed_loops(
                 sample = await closed_loop(operations[load], warmup=warmup, duration=duration, drain=plan.drain)
                 return sample, await probe.stop()
 
-        loads = [*([PGBENCH] if reference is not None else []), *wanted]
+        loads = taking_turns(reference, wanted)
         progress(
             f"{', '.join(f'http-{scenario}' for scenario in wanted)}: {plan.concurrency} connections each, closed "
             f"loop, {plan.warmup:g}s warm-up + {plan.duration:g}s, in {plan.slices} alternating slices"
@@ -188,9 +188,9 @@ async def _closed_loops(
             await close_connections(opened)
     results: dict[str, RunResult] = {}
     for load, parts in measured.items():
-        if load == PGBENCH:
-            assert reference is not None
-            results["pgbench-http"] = reference.result("pgbench-http", parts, plan.duration / plan.slices)
+        pgbench_run = pgbench_beside("http", reference, load, parts, plan.duration / plan.slices)
+        if pgbench_run is not None:
+            results[pgbench_run.name] = pgbench_run
             continue
         name = f"http-{load}"
         sample, reading, slices = merge_slices(parts)

@@ -13,7 +13,7 @@ from uuid import UUID
 from croupier.bench.ledger_observations import ledger_batches
 from croupier.bench.load_loops import LoadSample, Operation, alternate, closed_loop
 from croupier.bench.machine import load_average
-from croupier.bench.reference import PgbenchReference
+from croupier.bench.reference import PgbenchReference, pgbench_beside, taking_turns
 from croupier.bench.report import PGBENCH, RunResult
 from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 from croupier.bench.scenarios import Scenario, TransferTraffic, set_up_accounts
@@ -109,7 +109,7 @@ async def inprocess_runs(
                 writer[load][counter] += after[counter] - before[counter]
             return sample, reading
 
-        loads = [*([PGBENCH] if reference is not None else []), *wanted]
+        loads = taking_turns(reference, wanted)
         progress(
             f"{', '.join(f'inprocess-{scenario}' for scenario in wanted)}: {plan.concurrency} tasks each, closed loop, "
             f"{plan.warmup:g}s warm-up + {plan.duration:g}s, in {plan.slices} alternating slices"
@@ -117,9 +117,9 @@ async def inprocess_runs(
         )
         measured = await alternate(loads, run_slice, slices=plan.slices, warmup=plan.warmup, duration=plan.duration)
         for load, parts in measured.items():
-            if load == PGBENCH:
-                assert reference is not None
-                results["pgbench-inprocess"] = reference.result("pgbench-inprocess", parts, plan.duration / plan.slices)
+            pgbench_run = pgbench_beside("inprocess", reference, load, parts, plan.duration / plan.slices)
+            if pgbench_run is not None:
+                results[pgbench_run.name] = pgbench_run
                 continue
             name = f"inprocess-{load}"
             sample, reading, slices = merge_slices(parts)

@@ -15,6 +15,7 @@ run is as long in total as each wallet run when duration / slices is a whole num
 """
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import asyncpg
 from croupier.bench import pgbench
 from croupier.bench.load_loops import LoadSample
 from croupier.bench.machine import load_average
-from croupier.bench.report import RunResult
+from croupier.bench.report import PGBENCH, RunResult
 from croupier.bench.run_probe import ProbeReading, RunProbe, merge_slices
 
 #: Each slice runs whole seconds (pgbench -T takes an integer), at least this many.
@@ -68,6 +69,25 @@ class PgbenchReference:
             **reading.details(sample.completed),
             load_average_after=load_average(),
         )
+
+
+def taking_turns(reference: PgbenchReference | None, wanted: Sequence[str]) -> list[str]:
+    """The loads of a transport's turns: pgbench first when it runs beside them (load_loops.alternate's order)."""
+    return [PGBENCH, *wanted] if reference is not None else list(wanted)
+
+
+def pgbench_beside(
+    transport: str,
+    reference: PgbenchReference | None,
+    load: str,
+    parts: list[tuple[LoadSample, ProbeReading]],
+    slice_duration: float,
+) -> RunResult | None:
+    """`pgbench-<transport>` made of its slices when `load` is pgbench's; None for the transport's own loads."""
+    if load != PGBENCH:
+        return None
+    assert reference is not None
+    return reference.result(f"pgbench-{transport}", parts, slice_duration)
 
 
 def slice_seconds(duration: float) -> int:
