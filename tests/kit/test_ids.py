@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from croupier.kit.ids import unix_ms, uuid7_at, uuid7_floor
+from croupier.kit.ids import unix_ms, uuid7_at, uuid7_floor, uuid7_run_at
 
 MOMENT = datetime(2026, 1, 10, 10, 0, 0, 123_456, tzinfo=UTC)
 
@@ -22,6 +22,27 @@ def test_uuid7_at_when_minted_in_one_millisecond_increases_in_call_order() -> No
 def test_uuid7_at_when_instant_goes_back_keeps_the_earlier_instant() -> None:
     uuid7_at(MOMENT + timedelta(days=1))
     assert uuid7_at(MOMENT).int >> 80 == unix_ms(MOMENT)
+
+
+def test_uuid7_run_at_when_minted_continues_the_instants_ids_in_order() -> None:
+    """A run of ids takes its counter values in one step: with single ids before and after it, all increase."""
+    before = uuid7_at(MOMENT)
+    run = uuid7_run_at(MOMENT, 300)
+    after = uuid7_at(MOMENT)
+    ids = [before, *run, after]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 302
+    assert {(value.int >> 80, value.version, value.variant) for value in run} == {
+        (unix_ms(MOMENT), 7, "specified in RFC 4122")
+    }
+    assert uuid7_run_at(MOMENT, 0) == []
+
+
+def test_uuid7_run_at_when_minted_for_a_new_instant_carries_that_instant() -> None:
+    later = MOMENT + timedelta(milliseconds=7)
+    run = uuid7_run_at(later, 3)
+    assert [value.int >> 80 for value in run] == [unix_ms(later)] * 3
+    assert run == sorted(run)
 
 
 def test_uuid7_floor_when_compared_separates_earlier_instants_from_this_one_and_later() -> None:

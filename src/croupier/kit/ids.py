@@ -17,7 +17,7 @@ class _RandomTails:
     """
 
     _SIZE = 4096
-    _MASK = 0x3FFF_FFFF_FFFF_FFFF
+    MASK = 0x3FFF_FFFF_FFFF_FFFF
 
     def __init__(self) -> None:
         self._values = array("Q")
@@ -28,7 +28,7 @@ class _RandomTails:
         if index >= len(self._values):
             self._values, index = array("Q", os.urandom(self._SIZE)), 0
         self._index = index + 1
-        return self._values[index] & self._MASK
+        return self._values[index] & self.MASK
 
     def forget(self) -> None:
         self._values, self._index = array("Q"), 0
@@ -97,6 +97,29 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
             _at_counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
         value = _at_high | _at_counter << 64 | _at_random.tail()
     return _uuid(value)
+
+
+def uuid7_run_at(moment: datetime, count: int) -> list[uuid.UUID]:
+    """`count` UUIDv7s of `moment`, increasing, as `count` calls of `uuid7_at` would return them: the counter values
+    are taken in one step, and the random tails are read at once. The ledger mints a batch's transfer ids this way,
+    at about half the cost of one call per id."""
+    global _at_ms, _at_counter, _at_moment, _at_moment_ms, _at_high
+    if count <= 0:
+        return []
+    tails = array("Q", os.urandom(8 * count))
+    with _at_lock:
+        if moment is not _at_moment:
+            _at_moment, _at_moment_ms = moment, unix_ms(moment)
+        ms = _at_moment_ms
+        if ms == _at_ms:
+            first = _at_counter + 1
+        else:
+            _at_ms, _at_high = ms, _high_bits(ms)
+            first = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        _at_counter = (first + count - 1) & 0xFFF
+        high = _at_high
+    mask = _RandomTails.MASK
+    return [_uuid(high | (first + index & 0xFFF) << 64 | tail & mask) for index, tail in enumerate(tails)]
 
 
 def uuid7_floor(moment: datetime) -> uuid.UUID:

@@ -54,23 +54,31 @@ class AppliedBatch:
         reverses) would be decided without it: a duplicate bet refused for lack of the funds its own original took.
         Such a batch waits for this one and takes the locked path, where it reads them committed.
         """
-        keys: Container[str | None]
-        ids: Container[UUID | None]
-        if self.fast:
-            # It read no record: what its applier holds is what it writes (new keys; new transfers and holds, none
-            # of which resolves or reverses another).
-            keys, ids = self.applier.requests, self.applier.transfers
-        else:
-            keys = {key for key, *_ in self.applier.new_requests}
-            ids = {row["id"] for row in self.applier.new_transfers}
-            ids.update(row["hold_id"] for row in self.applier.new_transfers if row["hold_id"] is not None)
-            ids.update(row["reverses_id"] for row in self.applier.new_transfers if row["reverses_id"] is not None)
+        # A fast batch read no record: what its applier holds is what it writes (new keys; new transfers and holds,
+        # none of which resolves or reverses another).
+        keys: Container[str | None] = (
+            self.applier.requests if self.fast else {key for key, *_ in self.applier.new_requests}
+        )
+        ids: Container[UUID | None] | None = None  # worked out if a command names a transfer or hold
         for command in commands:
             if command.key in keys or (command.target_key is not None and command.target_key in keys):
                 return True
+            if command.hold_id is None and command.target_id is None:
+                continue
+            if ids is None:
+                ids = self._written_ids()
             if command.hold_id in ids or command.target_id in ids:
                 return True
         return False
+
+    def _written_ids(self) -> Container[UUID | None]:
+        """The transfers and holds this batch creates, resolves or reverses."""
+        if self.fast:
+            return self.applier.known_transfers()
+        ids = {row["id"] for row in self.applier.new_transfers}
+        ids.update(row["hold_id"] for row in self.applier.new_transfers if row["hold_id"] is not None)
+        ids.update(row["reverses_id"] for row in self.applier.new_transfers if row["reverses_id"] is not None)
+        return ids
 
 
 def leg_accounts(commands: list[Command]) -> set[UUID]:
@@ -93,7 +101,7 @@ def apply_batch(
 ) -> AppliedBatch:
     """Apply the commands in order to the accounts as loaded, remembering the totals they started from."""
     started_from = {account_id: account.counters() for account_id, account in accounts.items()}
-    applier = BatchApplier(now, accounts, requests, transfers, by_key)
+    applier = BatchApplier(now, accounts, requests, transfers, by_key, ids_ahead=len(commands))
     outcomes = [applier.apply(command) for command in commands]
     applied_keys = {
         command.key
