@@ -67,3 +67,11 @@ class Outcome:
     result: dict[str, Any] | None = None
     replayed: bool = False
     error: DomainError | None = None
+
+
+def answer(outcome: Outcome) -> tuple[dict[str, Any], bool]:
+    """A command's outcome for its caller: its refusal raised, or its result and whether it replayed."""
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.result is not None
+    return outcome.result, outcome.replayed

@@ -22,7 +22,7 @@ from croupier.kit.money import CurrencyRegistry
 from croupier.kit.outbox import Event
 from croupier.kit.tracing import current_trace_id
 from croupier.wallet import errors, feed, repository, schemas
-from croupier.wallet.commands import Command, Leg, Outcome
+from croupier.wallet.commands import Command, Leg, Outcome, answer
 from croupier.wallet.ledger import MAX_WRITES_IN_FLIGHT, LedgerWriter
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,15 @@ class WalletService:
     # -- money movement -------------------------------------------------------------------------------------------
 
     async def transfer(self, request: schemas.CreateTransferRequest) -> tuple[dict[str, Any], bool]:
-        return _answer(await self._enqueue(Command("transfer", request.idempotency_key, legs=(self._leg(request),))))
+        return answer(await self.start_transfer(request))
+
+    def start_transfer(self, request: schemas.CreateTransferRequest) -> "asyncio.Future[Outcome]":
+        """Queue a transfer; its outcome arrives in the future (`answer` turns it into the result or the refusal).
+
+        The in-process client awaits this future itself: each coroutine between a caller and the writer's future is
+        resumed once more per command, and the transfer is the most frequent command.
+        """
+        return self._enqueue(Command("transfer", request.idempotency_key, legs=(self._leg(request),)))
 
     async def transfer_batch(self, request: schemas.CreateBatchRequest) -> tuple[dict[str, Any], bool]:
         legs = []
@@ -226,12 +234,9 @@ class WalletService:
 
     async def _submit(self, command: Command) -> tuple[dict[str, Any], bool]:
         """Hand a client's command to the writer; raise its refusal, or return its result and whether it replayed."""
-        return _answer(await self._enqueue(command))
+        return answer(await self._enqueue(command))
 
     def _enqueue(self, command: Command) -> "asyncio.Future[Outcome]":
-        # `transfer`, the most frequent command, awaits this future itself (`_answer(await self._enqueue(...))`)
-        # rather than through `_submit`: each coroutine between a caller and the writer's future is resumed once
-        # more per command.
         reserved = schemas.RESERVED_KEY_PREFIX
         if command.key.startswith(reserved):
             raise _reserved("idempotency_key")
@@ -390,11 +395,3 @@ def _reserved(field: str) -> ValidationFailed:
     return ValidationFailed(
         f"{field}: keys starting with {schemas.RESERVED_KEY_PREFIX!r} are reserved for the wallet", field=field
     )
-
-
-def _answer(outcome: Outcome) -> tuple[dict[str, Any], bool]:
-    """A command's outcome for its caller: its refusal raised, or its result and whether it replayed."""
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.result is not None
-    return outcome.result, outcome.replayed
