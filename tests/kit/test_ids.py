@@ -36,6 +36,9 @@ def test_uuid7_run_at_when_minted_continues_the_instants_ids_in_order() -> None:
         (unix_ms(MOMENT), 7, "specified in RFC 4122")
     }
     assert uuid7_run_at(MOMENT, 0) == []
+    longer = uuid7_run_at(MOMENT, 2_000)  # more random tails than one buffer read holds
+    assert longer == sorted(longer)
+    assert len({value.int & 0x3FFF_FFFF_FFFF_FFFF for value in longer}) == 2_000
 
 
 def test_uuid7_run_at_when_minted_for_a_new_instant_carries_that_instant() -> None:

@@ -30,6 +30,17 @@ class _RandomTails:
         self._index = index + 1
         return self._values[index] & self.MASK
 
+    def take(self, count: int) -> "array[int]":
+        """`count` random 64-bit values at once, not yet masked to tails (from the buffer; more than it holds, read
+        on their own)."""
+        index = self._index
+        if index + count > len(self._values):
+            if count * 8 > self._SIZE:
+                return array("Q", os.urandom(8 * count))
+            self._values, index = array("Q", os.urandom(self._SIZE)), 0
+        self._index = index + count
+        return self._values[index : index + count]
+
     def forget(self) -> None:
         self._values, self._index = array("Q"), 0
 
@@ -94,20 +105,20 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
             _at_counter = (_at_counter + 1) & 0xFFF
         else:
             _at_ms, _at_high = ms, _high_bits(ms)
-            _at_counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+            _at_counter = _at_random.tail() & 0x3FF
         value = _at_high | _at_counter << 64 | _at_random.tail()
     return _uuid(value)
 
 
 def uuid7_run_at(moment: datetime, count: int) -> list[uuid.UUID]:
     """`count` UUIDv7s of `moment`, increasing, as `count` calls of `uuid7_at` would return them: the counter values
-    are taken in one step, and the random tails are read at once. The ledger mints a batch's transfer ids this way,
-    at about half the cost of one call per id."""
+    and the random tails are taken in one step. The ledger mints a batch's transfer ids this way, at about half the
+    cost of one call per id."""
     global _at_ms, _at_counter, _at_moment, _at_moment_ms, _at_high
     if count <= 0:
         return []
-    tails = array("Q", os.urandom(8 * count))
     with _at_lock:
+        tails = _at_random.take(count)
         if moment is not _at_moment:
             _at_moment, _at_moment_ms = moment, unix_ms(moment)
         ms = _at_moment_ms
@@ -115,7 +126,7 @@ def uuid7_run_at(moment: datetime, count: int) -> list[uuid.UUID]:
             first = _at_counter + 1
         else:
             _at_ms, _at_high = ms, _high_bits(ms)
-            first = int.from_bytes(os.urandom(2), "big") & 0x3FF
+            first = _at_random.tail() & 0x3FF
         _at_counter = (first + count - 1) & 0xFFF
         high = _at_high
     mask = _RandomTails.MASK
