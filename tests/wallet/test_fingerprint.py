@@ -50,6 +50,17 @@ CREDIT = UUID("0190a0b0-0000-7000-8000-000000000002")
             ),
             "4d311dd13e0106da278a49ce73ee85d21d82c63bb16bebfc55ad91142dc0cdd7",
         ),
+        (
+            Command(
+                "batch",
+                "k5",
+                legs=(
+                    Leg(DEBIT, CREDIT, 5, "EUR", "bet", {}),
+                    Leg(DatabaseUUID(str(CREDIT)), DEBIT, 2, "EUR", "win", {"r": 1}),
+                ),
+            ),
+            "bb059ca3f9d46c3bcd9700a9cf4e3585fe2f14593c2b92eb06d2aeb0c904d892",
+        ),
     ],
 )
 def test_fingerprint_bytes_never_change(command: Command, digest: str) -> None:
