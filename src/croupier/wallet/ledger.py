@@ -95,6 +95,7 @@ class LedgerWriter:
         self._queue: deque[_Entry] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._locked_batches_left = 0
         self._read_batches_left = 0
@@ -119,6 +120,9 @@ class LedgerWriter:
 
     async def start(self) -> None:
         self._stopping = False
+        # Futures are made on this loop, the writer's: asyncio.get_running_loop() asks the kernel for the process id
+        # on every call (a system call per command, a fiftieth of the in-process bench's CPU).
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="wallet-ledger-writer")
 
     async def stop(self) -> None:
@@ -136,9 +140,10 @@ class LedgerWriter:
 
     def enqueue(self, command: Command) -> "asyncio.Future[Outcome]":
         """Queue a command for the next batch; its outcome arrives in the future (`submit` awaits it)."""
-        if self._stopping or self._task is None:
+        loop = self._loop
+        if self._stopping or self._task is None or loop is None:
             raise ServiceUnavailable("the wallet is shutting down; retry with the same idempotency key")
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Outcome] = loop.create_future()
         self._queue.append((command, future))
         self._wakeup.set()
         return future
