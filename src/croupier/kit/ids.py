@@ -111,9 +111,9 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
 
 
 def uuid7_run_at(moment: datetime, count: int) -> list[uuid.UUID]:
-    """`count` UUIDv7s of `moment`, increasing, as `count` calls of `uuid7_at` would return them: the counter values
-    and the random tails are taken in one step. The ledger mints a batch's transfer ids this way, at about half the
-    cost of one call per id."""
+    """`count` UUIDv7s of `moment`, as `count` calls of `uuid7_at` would return them (increasing unless the 12-bit
+    counter wraps within the millisecond): the counter values and the random tails are taken in one step. The
+    ledger mints a batch's transfer ids this way, at about half the cost of one call per id."""
     global _at_ms, _at_counter, _at_moment, _at_moment_ms, _at_high
     if count <= 0:
         return []

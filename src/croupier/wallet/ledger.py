@@ -130,6 +130,7 @@ class LedgerWriter:
         self._stopping = True
         self._wakeup.set()
         task, self._task = self._task, None
+        self._loop = None
         if task is not None:
             if task.done():  # it died (cancelled): its callers were already answered
                 return

@@ -21,7 +21,7 @@ from croupier.wallet.state import KnownTransfer
 def by_reference(result: dict[str, Any]) -> dict[str, Any]:
     """The form to store: every transfer row reduced to its id and metadata (the result itself is left as it is)."""
     transfer = result.get("transfer")
-    if type(transfer) is dict:  # (one row: the reference written out here, the most frequent result)
+    if isinstance(transfer, dict):  # (one row, the most frequent result: `_reference` written out)
         return {**result, "transfer": {"id": transfer["id"], "metadata": transfer["metadata"]}}
     rows = result.get("transfers")
     if rows:

@@ -39,7 +39,7 @@ class BatchApplier:
         requests: dict[str, StoredRequest],
         transfers: dict[UUID, KnownTransfer],
         transfers_by_key: dict[str, list[UUID]],
-        ids_ahead: int = 16,
+        ids_ahead: int = IDS_AHEAD,
     ) -> None:
         self.now = now
         self.accounts = accounts
@@ -78,7 +78,7 @@ class BatchApplier:
             result = self._plain_transfer(command)
             if result is not None:
                 self._remember(command.key, "transfer", command.digest, result)
-                return Outcome(result)
+                return Outcome(result=result)
         if self._unindexed:
             self._index()
         try:
@@ -145,8 +145,8 @@ class BatchApplier:
 
         The most frequent command, every bet and win, in fewer steps: its checks are those of `_pair`,
         `_check_debit` and `_move`, in one expression, and its row is `_record`'s. A transfer that fails any of them
-        is left to `_single`, which finds the same failure and refuses it with its error. (tests/wallet/test_rules.py
-        holds both ways to the same rows, balances and refusals.)
+        is left to `_single`, which finds the same failure and refuses it with its error.
+        (tests/wallet/test_plain_transfers.py holds both ways to the same rows, balances and refusals.)
         """
         leg = command.legs[0]
         accounts = self.accounts
