@@ -5,7 +5,7 @@ or reversal). Stored by reference, each row keeps only its id and its metadata, 
 back from `wallet.transfers`, where they never change: the key's row in `wallet.requests` shrinks from about 600 to
 about 200 bytes, a fifth of the WAL a transfer writes (docs/adr/0005, session 6 addendum). The metadata stays in the
 result because a replay returns the original bytes, and `wallet.transfers.metadata` is jsonb, which reorders keys.
-Every other column comes back exactly as it was written, in the order `rules.BatchApplier._record` writes it. The
+Every other column comes back exactly as it was written, in the order `batch_state.BatchState._record` writes it. The
 balances cannot be read back (they are the balances right after the command), so they are stored as they were.
 
 Both forms are read: a stored row with all its columns (stored by earlier versions, or with
