@@ -54,8 +54,8 @@ class BatchState:
         # (the batch's number of commands), then IDS_AHEAD at a time.
         self._ids: list[UUID] = []
         self._ids_ahead = max(1, ids_ahead)
-        # Rows of plain transfers not yet in `transfers` and `transfers_by_key`: only a later command that names a
-        # transfer reads those, and most batches hold none (`known_transfers` and `apply` index them first).
+        # Rows this batch recorded and not yet put in `transfers` and `transfers_by_key`: only a later command that
+        # names a transfer reads those, and most batches hold none (`known_transfers` and `apply` index them first).
         self._unindexed: list[dict[str, Any]] = []
 
     def known_transfers(self) -> dict[UUID, KnownTransfer]:
@@ -161,8 +161,7 @@ class BatchState:
         self.credit_ids.append(credit.id)
         self.touched.add(debit.id)
         self.touched.add(credit.id)
-        self.transfers[row["id"]] = KnownTransfer(row)
-        self.transfers_by_key.setdefault(command.key, []).append(row["id"])
+        self._unindexed.append(row)  # indexed when a later command or `known_transfers` needs it
         self.transfer_traces.append(command.trace_id)
         return row
 

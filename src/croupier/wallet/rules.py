@@ -89,8 +89,8 @@ class BatchApplier(BatchState):
         """A transfer that passes every check, applied as `_single` applies it; None, changing nothing, otherwise.
 
         The most frequent command, every bet and win, in fewer steps: its checks are those of `_pair`,
-        `_check_debit` and `_move`, in one expression, and its row is `_record`'s. A transfer that fails any of them
-        is left to `_single`, which finds the same failure and refuses it with its error.
+        `_check_debit` and `move_money`, in one expression, and `_record` writes its row. A transfer that fails any
+        of them is left to `_single`, which finds the same failure and refuses it with its error.
         (tests/wallet/test_plain_transfers.py holds both ways to the same rows, balances and refusals.)
         """
         leg = command.legs[0]
@@ -114,40 +114,12 @@ class BatchApplier(BatchState):
         available = debit.credits_posted - debit.debits_posted - debit.debits_pending
         if available < amount and not debit.allow_negative:
             return None
-        # Every check passed: from here on the transfer is applied.
+        # Every check passed: from here on the transfer is applied, as `_single` applies it.
         debit.debits_posted = debits
         credit.credits_posted = credits
-        ids = self._ids
-        transfer_id = ids.pop() if ids else self._new_id()
-        key = command.key
-        now = self.now
-        row: dict[str, Any] = {
-            "id": transfer_id,
-            "idempotency_key": key,
-            "position": 0,
-            "kind": "transfer",
-            "type": leg.type,
-            "brand_id": debit.brand_id,
-            "debit_account_id": leg.debit,
-            "credit_account_id": leg.credit,
-            "amount": amount,
-            "currency": currency,
-            "hold_id": None,
-            "reverses_id": None,
-            "expires_at": command.expires_at,
-            "metadata": leg.metadata,
-            "created_at": now,
-        }
-        self.new_transfers.append(row)
-        debit_id = debit.id
-        credit_id = credit.id
-        self.debit_ids.append(debit_id)
-        self.credit_ids.append(credit_id)
-        touched = self.touched
-        touched.add(debit_id)
-        touched.add(credit_id)
-        self._unindexed.append(row)
-        self.transfer_traces.append(command.trace_id)
+        row = self._record(
+            command, 0, "transfer", leg.type, debit, credit, amount, leg.metadata, command.expires_at, leg=leg
+        )
         posted = debit.credits_posted - debits
         credit_posted = credits - credit.debits_posted
         return {
