@@ -96,24 +96,13 @@ def uuid7_at(moment: datetime) -> uuid.UUID:
     that time is then a range of ids. Ids of one millisecond increase in call order within a process (the 12-bit
     counter, started at random); past 4096 in one millisecond the counter wraps and the random tail alone keeps them
     unique. Unlike `uuid7`, the timestamp is never moved forward, so it always equals the stored time."""
-    global _at_ms, _at_counter, _at_moment, _at_moment_ms, _at_high
-    with _at_lock:
-        if moment is not _at_moment:
-            _at_moment, _at_moment_ms = moment, unix_ms(moment)
-        ms = _at_moment_ms
-        if ms == _at_ms:
-            _at_counter = (_at_counter + 1) & 0xFFF
-        else:
-            _at_ms, _at_high = ms, _high_bits(ms)
-            _at_counter = _at_random.tail() & 0x3FF
-        value = _at_high | _at_counter << 64 | _at_random.tail()
-    return _uuid(value)
+    return uuid7_run_at(moment, 1)[0]
 
 
 def uuid7_run_at(moment: datetime, count: int) -> list[uuid.UUID]:
     """`count` UUIDv7s of `moment`, as `count` calls of `uuid7_at` would return them (increasing unless the 12-bit
     counter wraps within the millisecond): the counter values and the random tails are taken in one step. The
-    ledger mints a batch's transfer ids this way, at about half the cost of one call per id."""
+    ledger mints a batch's transfer ids this way, at about half the cost of one id at a time."""
     global _at_ms, _at_counter, _at_moment, _at_moment_ms, _at_high
     if count <= 0:
         return []

@@ -21,8 +21,8 @@ from croupier.wallet.state import KnownTransfer
 def by_reference(result: dict[str, Any]) -> dict[str, Any]:
     """The form to store: every transfer row reduced to its id and metadata (the result itself is left as it is)."""
     transfer = result.get("transfer")
-    if isinstance(transfer, dict):  # (one row, the most frequent result: `_reference` written out)
-        return {**result, "transfer": {"id": transfer["id"], "metadata": transfer["metadata"]}}
+    if isinstance(transfer, dict):
+        return {**result, "transfer": _reference(transfer)}
     rows = result.get("transfers")
     if rows:
         return {**result, "transfers": [_reference(row) for row in rows]}
