@@ -80,6 +80,29 @@ class Platform:
         return gate
 
 
+#: The services each service calls in-process, so a process serving it must serve them too, and why.
+REQUIRES: dict[str, tuple[frozenset[str], str]] = {
+    "identity": (frozenset({"wallet"}), "identity opens players' wallet accounts in-process"),
+    "compliance": (frozenset({"wallet", "identity"}), "the compliance gate reads players and wallet events in-process"),
+    "games": (frozenset({"wallet", "compliance"}), "rounds debit the wallet and ask the compliance gate in-process"),
+    "cashier": (
+        frozenset({"wallet", "identity", "compliance"}),
+        "the cashier credits the wallet, reads players and asks the gate in-process",
+    ),
+}
+
+
+def missing_services(services: tuple[str, ...]) -> str | None:
+    """Why `services` cannot run together in one process (a service without one it calls in-process), or None."""
+    for service in services:
+        needed, why = REQUIRES.get(service, (frozenset(), ""))
+        missing = sorted(needed - set(services))
+        if missing:
+            flags = " ".join(f"--service {name}" for name in missing)
+            return f"{why}: serve {service} together with {', '.join(missing)} ({flags})"
+    return None
+
+
 def token_signer(settings: Settings, clock: Clock = system_clock) -> TokenSigner:
     """The signer of access tokens: the configured key, or one kept in data_dir/auth-secret."""
     secret = settings.auth_secret.get_secret_value() if settings.auth_secret else None
@@ -109,14 +132,9 @@ async def bootstrap(
     settings: Settings, url: str, services: tuple[str, ...] = DEFAULT_SERVICES, *, clock: Clock = system_clock
 ) -> Platform:
     """Build the services of this process. `clock` is the time source of identity (tests move it)."""
-    if "identity" in services and "wallet" not in services:
-        raise ValueError("identity opens players' wallet accounts in-process: run it together with the wallet")
-    if "compliance" in services and not {"wallet", "identity"} <= set(services):
-        raise ValueError("the compliance gate reads players and wallet events in-process: run it with both")
-    if "games" in services and not {"wallet", "compliance"} <= set(services):
-        raise ValueError("rounds debit the wallet and ask the compliance gate in-process: run games with both")
-    if "cashier" in services and not {"wallet", "identity", "compliance"} <= set(services):
-        raise ValueError("the cashier credits the wallet, reads players and asks the gate in-process: run it with them")
+    problem = missing_services(services)
+    if problem is not None:
+        raise ValueError(problem)
     await migrate(url, services)
     db = Database(url, min_size=2, max_size=settings.db_pool_size)
     await db.connect()

@@ -14,7 +14,7 @@ from rich.table import Table
 
 import croupier
 from croupier.bench.cli import bench_app
-from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate
+from croupier.bootstrap import DEFAULT_SERVICES, SERVICES, database_url, migrate, missing_services
 from croupier.cashier.cli import cashier_app
 from croupier.cli_options import DatabaseUrl, DataDir, settings_from_options
 from croupier.games.cli import audit_app, round_app
@@ -56,7 +56,8 @@ def up(
 @app.command()
 def serve(
     service: Annotated[
-        list[str], typer.Option("--service", help="Service to run (repeatable): wallet, identity, compliance, games.")
+        list[str],
+        typer.Option("--service", help="Service to run (repeatable): wallet, identity, compliance, games, cashier."),
     ],
     database_url_: DatabaseUrl = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
@@ -68,8 +69,9 @@ def serve(
     if unknown:
         err.print(f"[red]unknown service(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}[/red]")
         raise typer.Exit(2)
-    if "identity" in service and "wallet" not in service:
-        err.print("[red]identity opens wallet accounts in-process: serve it with --service wallet as well[/red]")
+    problem = missing_services(tuple(service))
+    if problem is not None:
+        err.print(f"[red]{problem}[/red]")
         raise typer.Exit(2)
     settings = settings_from_options(None, database_url_, host=host, port=port)
     if not settings.database_url:

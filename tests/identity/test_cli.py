@@ -3,8 +3,10 @@
 import asyncio
 
 import asyncpg
+import pytest
 from typer.testing import CliRunner
 
+from croupier.bootstrap import DEFAULT_SERVICES, missing_services
 from croupier.cli import app
 
 runner = CliRunner()
@@ -100,3 +102,26 @@ def test_serve_when_identity_without_wallet_exits_2() -> None:
     result = runner.invoke(app, ["serve", "--service", "identity", "--database-url", "postgresql://unused/db"])
     assert result.exit_code == 2
     assert "--service wallet" in result.output
+
+
+@pytest.mark.parametrize(
+    ("services", "missing"),
+    [
+        (["compliance", "wallet"], "identity"),
+        (["games", "wallet", "identity"], "compliance"),
+        (["cashier", "wallet"], "compliance, identity"),
+    ],
+)
+def test_serve_when_a_service_lacks_one_it_calls_in_process_exits_2_naming_it(
+    services: list[str], missing: str
+) -> None:
+    flags = [option for service in services for option in ("--service", service)]
+    result = runner.invoke(app, ["serve", *flags, "--database-url", "postgresql://unused/db"])
+    assert result.exit_code == 2, result.output
+    assert f"together with {missing}" in result.output, result.output
+
+
+def test_every_service_runs_with_what_it_calls_in_process() -> None:
+    assert missing_services(DEFAULT_SERVICES) is None
+    assert missing_services(("wallet",)) is None
+    assert missing_services(("wallet", "identity", "compliance", "games")) is None

@@ -34,6 +34,17 @@ def key(prefix: str = "k") -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
+async def read_all(client: WalletClient, after: str | None = None) -> tuple[list[dict[str, object]], str]:
+    """Every event of the wallet's feed after `after`, read in small pages, and the cursor after the last."""
+    events: list[dict[str, object]] = []
+    while True:
+        page = await client.read_events(after=after, limit=7)
+        events.extend(event.model_dump() for event in page.items)
+        if not page.items:
+            return events, page.next_cursor
+        after = page.next_cursor
+
+
 def withdrawal_hold(player: AccountOut, house: AccountOut, amount: int, **extra: object) -> CreateHoldRequest:
     """A hold of a player's funds for a withdrawal, in EUR, under a fresh key."""
     return CreateHoldRequest(

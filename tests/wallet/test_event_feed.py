@@ -7,17 +7,7 @@ import pytest
 
 from croupier.wallet.client import AccountOut, CreateTransferRequest, WalletClient
 from croupier.wallet.events import TransferCommitted, parse_payload
-from tests.wallet.conftest import OpenPlayer, key
-
-
-async def read_all(client: WalletClient, after: str | None = None) -> tuple[list[dict[str, object]], str]:
-    events: list[dict[str, object]] = []
-    while True:
-        page = await client.read_events(after=after, limit=7)
-        events.extend(event.model_dump() for event in page.items)
-        if not page.items:
-            return events, page.next_cursor
-        after = page.next_cursor
+from tests.wallet.conftest import OpenPlayer, key, read_all
 
 
 async def test_feed_returns_every_committed_transfer_once_in_pages(

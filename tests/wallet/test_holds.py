@@ -18,7 +18,9 @@ from croupier.wallet.client import (
     VoidHoldRequest,
     WalletClient,
 )
-from tests.wallet.conftest import OpenPlayer, key, withdrawal_hold
+from croupier.wallet.events import HoldExpired as HoldExpiredEvent
+from croupier.wallet.events import parse_payload
+from tests.wallet.conftest import OpenPlayer, key, read_all, withdrawal_hold
 
 
 async def test_hold_reserves_funds_without_moving_them(
@@ -150,6 +152,19 @@ async def test_hold_when_expired_is_voided_by_the_sweeper(
     assert (await wallet_client.get_balance(player.id)).available == 1000
     with pytest.raises(HoldAlreadyResolved):
         await wallet_client.post_hold(hold.id, PostHoldRequest(idempotency_key=key()))
+    # The expiry is announced like any other resolution: one wallet.hold.expired event, naming the hold.
+    events, _ = await read_all(wallet_client)
+    expired = [event for event in events if event["type"] == "wallet.hold.expired"]
+    assert len(expired) == 1
+    payload = parse_payload("wallet.hold.expired", expired[0]["payload"])  # type: ignore[arg-type]
+    assert isinstance(payload, HoldExpiredEvent)
+    assert (payload.id, payload.kind, payload.hold_id, payload.amount) == (
+        status.resolution.id,
+        "hold_expiry",
+        hold.id,
+        300,
+    )
+    assert (payload.debit_account_id, payload.credit_account_id) == (hold.debit_account_id, hold.credit_account_id)
 
 
 async def test_hold_post_after_expiry_time_is_refused_even_before_the_sweep(

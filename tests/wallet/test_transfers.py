@@ -27,7 +27,7 @@ from croupier.wallet.client import (
     WalletClient,
 )
 from croupier.wallet.events import TransferCommitted, parse_payload
-from tests.wallet.conftest import OpenPlayer, bet, key, withdrawal_hold
+from tests.wallet.conftest import OpenPlayer, bet, key, read_all, withdrawal_hold
 
 
 async def test_transfer_when_funds_suffice_moves_money_between_accounts(
@@ -229,6 +229,35 @@ async def test_reversal_when_original_unseen_tombstones_and_refuses_it_later(
     with pytest.raises(TransferTombstoned):
         await wallet_client.transfer(bet(player, house, 40, "bet-timed-out"))
     assert (await wallet_client.get_balance(player.id)).posted == 100
+
+
+async def test_reversal_of_a_tombstoned_key_under_a_new_key_is_tombstoned_again_and_moves_nothing(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer
+) -> None:
+    # A studio that resends its rollback under a new id learns the same outcome: the bet is cancelled (docs/wallet.md,
+    # "Tombstones"). Nothing was reversed the first time, so there is nothing to reverse twice; no money moves.
+    player = await open_player(100)
+    bet_key, first_key, second_key = key("bet"), key("rollback"), key("rollback")
+    await wallet_client.reverse(ReverseTransferRequest(idempotency_key=first_key, original_idempotency_key=bet_key))
+    second = await wallet_client.reverse(
+        ReverseTransferRequest(idempotency_key=second_key, original_idempotency_key=bet_key)
+    )
+    assert (second.status, second.original_idempotency_key, second.transfers) == ("tombstoned", bet_key, [])
+    # The second reversal's key is recorded like any other: a replay returns it, other content under it conflicts.
+    assert (
+        await wallet_client.reverse(
+            ReverseTransferRequest(idempotency_key=second_key, original_idempotency_key=bet_key)
+        )
+        == second
+    )
+    with pytest.raises(IdempotencyConflict):
+        await wallet_client.reverse(ReverseTransferRequest(idempotency_key=second_key, original_idempotency_key=key()))
+    with pytest.raises(TransferTombstoned):
+        await wallet_client.transfer(bet(player, house, 40, bet_key))
+    assert (await wallet_client.get_balance(player.id)).posted == 100
+    events, _ = await read_all(wallet_client)
+    tombstoned = [event["payload"] for event in events if event["type"] == "wallet.transfer.tombstoned"]
+    assert tombstoned == [{"idempotency_key": bet_key, "reversal_idempotency_key": first_key}]
 
 
 async def test_reversal_of_a_win_when_player_spent_it_is_refused(

@@ -128,6 +128,29 @@ async def test_verify_command_exits_nonzero_on_discrepancy(
     assert '"clean": false' in broken.stdout
 
 
+async def test_verify_command_prints_a_report_by_currency_and_names_each_discrepancy(
+    wallet_client: WalletClient, house: AccountOut, open_player: OpenPlayer, database_url: str, db: asyncpg.Connection
+) -> None:
+    await _some_activity(wallet_client, house, open_player)
+    command = [sys.executable, "-m", "croupier", "wallet", "verify", "--database-url", database_url]
+    env = os.environ | {"COLUMNS": "200"}  # rich fits its table to the terminal's width
+    clean = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    await db.execute("UPDATE wallet.accounts SET debits_posted = debits_posted + 3 WHERE id = $1", house.id)
+    broken = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    lines = clean.stdout.splitlines()
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if "│" in line]
+    # The EUR row: the player's funding (500, from the house) and one bet (120): 620 moved each way, none pending.
+    assert ["EUR", "2", "620", "620", "620", "0"] in rows, clean.stdout
+    assert "2 accounts, 2 transfers checked" in clean.stdout
+    assert lines[-1] == "clean"
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"DISCREPANCY balance_matches_transfers {house.id}" in broken.stdout
+    assert "DISCREPANCY debits_equal_credits EUR" in broken.stdout
+    assert broken.stdout.splitlines()[-1].endswith("discrepancies")
+
+
 def test_verify_command_when_database_unreachable_exits_2() -> None:
     command = [
         sys.executable,

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
     currency_exponents: dict[str, int] = Field(
         default_factory=dict,
-        description='Precision of crypto assets, e.g. {"ETH": 18}; ISO 4217 exponents are fixed.',
+        description='Precision of crypto assets, e.g. {"ETH": 12} (0 to 12); ISO 4217 exponents are fixed.',
     )
     wallet_batch_max: int = Field(
         default=1000, ge=1, le=10_000, description="Most wallet commands applied in one database transaction."

@@ -45,7 +45,9 @@ class CurrencyRegistry:
 
     @classmethod
     def default(cls, exponent_overrides: Mapping[str, int] | None = None) -> "CurrencyRegistry":
-        """ISO 4217 fiat plus BTC, ETH and USDT; `exponent_overrides` sets crypto precision (e.g. {"ETH": 18})."""
+        """ISO 4217 fiat plus BTC, ETH and USDT; `exponent_overrides` sets crypto precision (e.g. {"ETH": 12}).
+
+        An exponent above MAX_EXPONENT is refused."""
         overrides = {code.upper(): exponent for code, exponent in (exponent_overrides or {}).items()}
         currencies = [Currency(c.code, c.exponent, c.name, c.kind) for c in ISO_4217]
         for c in CRYPTO_DEFAULTS:

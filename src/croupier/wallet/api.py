@@ -302,10 +302,10 @@ async def read_events(
     summary="Currencies and their exponents (minor units per major unit = 10^exponent)",
     responses=dict.fromkeys((401, 403), PROBLEM_SCHEMA),
 )
-async def list_currencies(request: Request) -> list[dict[str, Any]]:
+async def list_currencies(request: Request) -> list[schemas.CurrencyOut]:
     wallet = _wallet(request)
     return [
-        {"code": c.code, "exponent": c.exponent, "name": c.name, "kind": c.kind, "max_amount": MAX_MINOR_UNITS}
+        schemas.CurrencyOut(code=c.code, exponent=c.exponent, name=c.name, kind=c.kind, max_amount=MAX_MINOR_UNITS)
         for c in wallet.currencies
     ]
 

@@ -284,6 +284,16 @@ class AccountPage(_Out):
     next_cursor: str | None
 
 
+class CurrencyOut(_Out):
+    """A currency the wallet accepts. Amounts of it are integers in minor units: 10^exponent per major unit."""
+
+    code: str = Field(description="ISO 4217 code, or the platform's code of a crypto asset (BTC, ETH, USDT)")
+    exponent: int = Field(ge=0, description="minor units per major unit = 10^exponent (EUR 2: 1250 is 12.50 EUR)")
+    name: str
+    kind: Literal["fiat", "crypto"]
+    max_amount: int = Field(description="the largest amount in minor units a transfer or balance may hold (2^63 - 1)")
+
+
 class HoldOut(_Out):
     hold: TransferOut
     status: Literal["open", "posted", "voided", "expired"]
