@@ -152,7 +152,9 @@ def main() -> None:
     print(f"  transfers/s                  {result['transfers_per_second']:,}  (errors: {result['errors'] or 'none'})")
     for name, part in (("this process", process), ("PostgreSQL", postgres)):
         instructions = part["instructions_per_transfer"]
-        counted = f"{instructions / 1000:.1f}k instructions" if instructions else "instructions not counted (no perf)"
+        counted = "instructions not counted (no perf counters)"
+        if instructions:
+            counted = f"{instructions / 1000:.1f}k instructions"
         cpu, busy = part["cpu_us_per_transfer"], part["cores_busy"]
         print(f"  {name:<13} per transfer: {counted}, {cpu} µs of CPU ({busy} cores busy)")
 
