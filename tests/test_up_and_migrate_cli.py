@@ -8,6 +8,7 @@ address it prints, the default data directory, and `croupier migrate` on an empt
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from croupier.bootstrap import SERVICES
-from croupier.kit.embedded_pg import EmbeddedPostgres, find_free_port
+from croupier.kit.embedded_pg import EmbeddedPostgres
 from tests.conftest import TEST_AUTH_SECRET, _psql
 
 pytestmark = pytest.mark.slow
@@ -87,17 +88,27 @@ def _croupier_up(args: list[str], cwd: Path, log: Path, env: dict[str, str]) -> 
                 os.kill(pid, signal.SIGQUIT)
 
 
-async def _wait_ready(process: "subprocess.Popen[bytes]", base_url: str, log: Path) -> None:
+async def _wait_ready(process: "subprocess.Popen[bytes]", log: Path) -> str:
+    """The base URL `croupier up` printed (it was given --port 0 and chose a port), once /health/ready answers 200."""
     deadline = time.monotonic() + READY_TIMEOUT
-    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as http:
+    base_url = None
+    async with httpx.AsyncClient(timeout=2.0) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"croupier up exited with {process.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/health/ready")).status_code == 200:
-                    return
+            if base_url is None:
+                printed = _DOCS_LINE.search(log.read_text())
+                base_url = printed.group(1) if printed else None
+            if base_url is not None:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{base_url}/health/ready")).status_code == 200:
+                        return base_url
             await asyncio.sleep(0.2)
     pytest.fail(f"croupier up was not ready within {READY_TIMEOUT}s:\n{log.read_text()}")
+
+
+#: The line `croupier up` prints once it knows its port.
+_DOCS_LINE = re.compile(r"API docs: (http://127\.0\.0\.1:\d+)/docs")
 
 
 def _stop(process: "subprocess.Popen[bytes]", sig: signal.Signals, log: Path) -> int:
@@ -139,17 +150,15 @@ def _migration_files(repo_root: Path) -> dict[str, list[int]]:
 async def test_up_with_an_existing_database_starts_no_postgres_migrates_it_and_stops_cleanly(
     tmp_path: Path, empty_database_url: str, repo_root: Path, given_by: str, stop_with: signal.Signals
 ) -> None:
-    port = find_free_port()
     log = tmp_path / "up.log"
-    args = ["--port", str(port)]
+    args = ["--port", "0"]
     env = _env()
     if given_by == "option":
         args += ["--database-url", empty_database_url]
     else:
         env["CROUPIER_DATABASE_URL"] = empty_database_url
-    base_url = f"http://127.0.0.1:{port}"
     with _croupier_up(args, tmp_path, log, env) as process:
-        await _wait_ready(process, base_url, log)
+        base_url = await _wait_ready(process, log)
         async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
             docs = await http.get("/docs")
             spec = await http.get("/openapi.json")
@@ -173,11 +182,9 @@ async def test_up_with_an_existing_database_starts_no_postgres_migrates_it_and_s
 
 
 async def test_up_by_default_keeps_its_postgres_in_dot_croupier_and_stops_it_on_ctrl_c(tmp_path: Path) -> None:
-    port = find_free_port()
     log = tmp_path / "up.log"
-    base_url = f"http://127.0.0.1:{port}"
-    with _croupier_up(["--port", str(port)], tmp_path, log, _env()) as process:
-        await _wait_ready(process, base_url, log)
+    with _croupier_up(["--port", "0"], tmp_path, log, _env()) as process:
+        base_url = await _wait_ready(process, log)
         running = _postgres_pids_under(tmp_path / ".croupier")
         code = await asyncio.to_thread(_stop, process, signal.SIGINT, log)
         deadline = time.monotonic() + 5.0  # the product stops PostgreSQL before exiting; this absorbs /proc lag

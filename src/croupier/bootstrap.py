@@ -92,14 +92,29 @@ REQUIRES: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
+def required_services(service: str) -> frozenset[str]:
+    """Every service `service` needs in its process: those it calls in-process, and those they need in turn."""
+    needed: set[str] = set()
+    pending = [service]
+    while pending:
+        for other in REQUIRES.get(pending.pop(), (frozenset(), ""))[0]:
+            if other not in needed:
+                needed.add(other)
+                pending.append(other)
+    return frozenset(needed - {service})
+
+
 def missing_services(services: tuple[str, ...]) -> str | None:
-    """Why `services` cannot run together in one process (a service without one it calls in-process), or None."""
+    """Why `services` cannot run together in one process (a service without all it needs, see REQUIRES), or None.
+
+    Names everything missing at once, the services needed only through another included, so that adding what it
+    names is enough.
+    """
     for service in services:
-        needed, why = REQUIRES.get(service, (frozenset(), ""))
-        missing = sorted(needed - set(services))
+        missing = sorted(required_services(service) - set(services))
         if missing:
             flags = " ".join(f"--service {name}" for name in missing)
-            return f"{why}: serve {service} together with {', '.join(missing)} ({flags})"
+            return f"{REQUIRES[service][1]}: serve {service} together with {', '.join(missing)} ({flags})"
     return None
 
 

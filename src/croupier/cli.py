@@ -71,7 +71,7 @@ def serve(
         raise typer.Exit(2)
     problem = missing_services(tuple(service))
     if problem is not None:
-        err.print(f"[red]{problem}[/red]")
+        err.print(problem, style="red", markup=False, soft_wrap=True)  # one line, whatever the terminal's width
         raise typer.Exit(2)
     settings = settings_from_options(None, database_url_, host=host, port=port)
     if not settings.database_url:

@@ -6,8 +6,9 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner
 
-from croupier.bootstrap import DEFAULT_SERVICES, missing_services
+from croupier.bootstrap import DEFAULT_SERVICES, bootstrap, missing_services
 from croupier.cli import app
+from croupier.kit.config import Settings
 
 runner = CliRunner()
 
@@ -109,6 +110,8 @@ def test_serve_when_identity_without_wallet_exits_2() -> None:
     [
         (["compliance", "wallet"], "identity"),
         (["games", "wallet", "identity"], "compliance"),
+        (["games", "wallet", "compliance"], "identity"),  # needed through compliance, named all the same
+        (["games"], "compliance, identity, wallet"),
         (["cashier", "wallet"], "compliance, identity"),
     ],
 )
@@ -125,3 +128,11 @@ def test_every_service_runs_with_what_it_calls_in_process() -> None:
     assert missing_services(DEFAULT_SERVICES) is None
     assert missing_services(("wallet",)) is None
     assert missing_services(("wallet", "identity", "compliance", "games")) is None
+
+
+@pytest.mark.parametrize("services", [("games",), ("compliance", "wallet"), ("cashier", "wallet", "identity")])
+async def test_bootstrap_refuses_services_without_what_they_call_in_process_before_touching_the_database(
+    services: tuple[str, ...],
+) -> None:
+    with pytest.raises(ValueError, match="together with"):
+        await bootstrap(Settings(), "postgresql://nobody:x@127.0.0.1:1/none", services)
