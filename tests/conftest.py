@@ -76,6 +76,15 @@ def database_url(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[str
 
 
 @pytest.fixture
+def empty_database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    """A database with nothing in it: no schema, no migration applied."""
+    name = f"empty_{uuid.uuid4().hex[:16]}"
+    _psql(pg_server, f"CREATE DATABASE {name}")
+    yield pg_server.url(name)
+    _psql(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
 def settings() -> Settings:
     # A fixed token key, so tests never create one in the repository's .croupier directory.
     return Settings(wallet_hold_sweep_seconds=0.2, auth_secret=TEST_AUTH_SECRET)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +21,8 @@ import httpx
 import pytest
 
 from croupier.bootstrap import SERVICES
-from croupier.kit.embedded_pg import EmbeddedPostgres
-from tests.conftest import TEST_AUTH_SECRET, _psql
+from tests.wallet.test_faults import _env as _faults_env
+from tests.wallet.test_faults import _postgres_pids, _stop_postgres, _wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,37 +30,14 @@ READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 
 
-@pytest.fixture
-def empty_database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    """A database with nothing in it: no schema, no migration applied."""
-    name = f"empty_{uuid.uuid4().hex[:16]}"
-    _psql(pg_server, f"CREATE DATABASE {name}")
-    yield pg_server.url(name)
-    _psql(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def _env() -> dict[str, str]:
+    """test_faults' environment for a croupier process, wide enough that rich prints each line whole."""
+    return _faults_env() | {"COLUMNS": "200"}
 
 
-def _env(**extra: str) -> dict[str, str]:
-    """The test's environment without the caller's CROUPIER_ settings, plus the test deployment's token key."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("CROUPIER_")}
-    env["CROUPIER_LOG_LEVEL"] = "warning"
-    env["CROUPIER_AUTH_SECRET"] = TEST_AUTH_SECRET
-    env["COLUMNS"] = "200"  # rich wraps console lines at the terminal's width; keep each printed line whole
-    return env | extra
-
-
-def _postgres_pids_under(directory: Path) -> list[int]:
-    """PostgreSQL postmasters whose data directory is inside `directory`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if argv and argv[0].endswith(b"postgres") and b"-D" in argv:
-                data = argv[argv.index(b"-D") + 1].decode()
-                if Path(data).resolve().is_relative_to(directory.resolve()):
-                    found.append(int(entry.name))
-    return found
+def _pgdata(cwd: Path) -> Path:
+    """Where `croupier up` run in `cwd` without --data-dir keeps its PostgreSQL."""
+    return (cwd / ".croupier" / "pgdata").resolve()
 
 
 @contextlib.contextmanager
@@ -83,9 +59,7 @@ def _croupier_up(args: list[str], cwd: Path, log: Path, env: dict[str, str]) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-        for pid in _postgres_pids_under(cwd):  # an embedded PostgreSQL left behind by a failed test
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGQUIT)
+        _stop_postgres(_pgdata(cwd))  # an embedded PostgreSQL left behind by a failed test
 
 
 async def _wait_ready(process: "subprocess.Popen[bytes]", log: Path) -> str:
@@ -162,7 +136,7 @@ async def test_up_with_an_existing_database_starts_no_postgres_migrates_it_and_s
         async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
             docs = await http.get("/docs")
             spec = await http.get("/openapi.json")
-        started_postgres = _postgres_pids_under(tmp_path)
+        started_postgres = _postgres_pids(_pgdata(tmp_path))
         code = await asyncio.to_thread(_stop, process, stop_with, log)
     output = log.read_text()
 
@@ -185,17 +159,16 @@ async def test_up_by_default_keeps_its_postgres_in_dot_croupier_and_stops_it_on_
     log = tmp_path / "up.log"
     with _croupier_up(["--port", "0"], tmp_path, log, _env()) as process:
         base_url = await _wait_ready(process, log)
-        running = _postgres_pids_under(tmp_path / ".croupier")
+        running = _postgres_pids(_pgdata(tmp_path))
         code = await asyncio.to_thread(_stop, process, signal.SIGINT, log)
-        deadline = time.monotonic() + 5.0  # the product stops PostgreSQL before exiting; this absorbs /proc lag
-        while _postgres_pids_under(tmp_path) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        left = _postgres_pids_under(tmp_path)
+        # The product stops PostgreSQL before it exits; the short grace only absorbs /proc bookkeeping.
+        await asyncio.to_thread(_wait_until, lambda: not _postgres_pids(_pgdata(tmp_path)), 5.0)
+        left = _postgres_pids(_pgdata(tmp_path))
     output = log.read_text()
 
     assert (tmp_path / ".croupier" / "pgdata" / "PG_VERSION").is_file()
     assert len(running) == 1, f"expected one PostgreSQL under ./.croupier, found {running}"
-    assert f"PostgreSQL {(tmp_path / '.croupier' / 'pgdata').resolve()}" in output, output
+    assert f"PostgreSQL {_pgdata(tmp_path)}" in output, output
     assert f"API docs: {base_url}/docs" in output, output
     assert (code, left) == (0, []), output
 

@@ -1,7 +1,6 @@
 """Migrations: applied from an empty database, once, in order; a changed or unknown migration stops the start."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,14 @@ import pytest
 from croupier.bootstrap import SERVICES, migrate
 from croupier.kit import migrations
 from croupier.kit.migrations import MigrationError, apply_migrations, load_migrations
-from tests.conftest import _psql
 
 
-@pytest.fixture
-async def empty_database(pg_server) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    _psql(pg_server, "CREATE DATABASE migrations_empty")
-    yield pg_server.url("migrations_empty")
-    _psql(pg_server, "DROP DATABASE migrations_empty WITH (FORCE)")
-
-
-async def test_migrate_from_empty_database_applies_every_service_history(empty_database: str) -> None:
-    applied = await migrate(empty_database)
+async def test_migrate_from_empty_database_applies_every_service_history(empty_database_url: str) -> None:
+    applied = await migrate(empty_database_url)
     assert set(applied) == {schema for schema, _ in SERVICES}
     for schema, package in SERVICES:
         assert [m.version for m in applied[schema]] == [m.version for m in load_migrations(package)]
-    connection = await asyncpg.connect(empty_database)
+    connection = await asyncpg.connect(empty_database_url)
     try:
         versions = await connection.fetch("SELECT version FROM wallet.schema_migrations ORDER BY version")
         tables = {
@@ -41,15 +32,15 @@ async def test_migrate_from_empty_database_applies_every_service_history(empty_d
     assert {"accounts", "transfers", "requests", "outbox", "currencies", "hold_expiries"} <= tables
 
 
-async def test_migrate_when_already_applied_does_nothing(empty_database: str) -> None:
-    await migrate(empty_database)
-    again = await migrate(empty_database)
+async def test_migrate_when_already_applied_does_nothing(empty_database_url: str) -> None:
+    await migrate(empty_database_url)
+    again = await migrate(empty_database_url)
     assert all(applied == [] for applied in again.values())
 
 
-async def test_migrate_when_applied_file_changed_refuses(empty_database: str) -> None:
-    await migrate(empty_database)
-    connection = await asyncpg.connect(empty_database)
+async def test_migrate_when_applied_file_changed_refuses(empty_database_url: str) -> None:
+    await migrate(empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
     try:
         await connection.execute("UPDATE wallet.schema_migrations SET checksum = 'edited' WHERE version = 1")
         with pytest.raises(MigrationError, match="changed after it was applied"):
@@ -59,11 +50,11 @@ async def test_migrate_when_applied_file_changed_refuses(empty_database: str) ->
 
 
 async def test_migrate_when_database_newer_than_code_warns_and_goes_on(
-    empty_database: str, caplog: pytest.LogCaptureFixture
+    empty_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The previous release keeps running against the next one's schema during a blue-green switch or a rollback.
-    await migrate(empty_database)
-    connection = await asyncpg.connect(empty_database)
+    await migrate(empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
     try:
         await connection.execute(
             "INSERT INTO wallet.schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')"
@@ -114,10 +105,10 @@ def _lock_test_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: st
 
 
 async def test_a_migration_that_waits_for_a_lock_gives_way_and_tries_again(
-    empty_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     package = _lock_test_package(tmp_path, monkeypatch, "lock_retry_service", attempts=30)
-    runner, holder, reader = [await asyncpg.connect(empty_database) for _ in range(3)]
+    runner, holder, reader = [await asyncpg.connect(empty_database_url) for _ in range(3)]
     try:
         blocker = await _add_a_column_while_a_transaction_reads_the_table(runner, holder, tmp_path, package)
         migrating = asyncio.create_task(apply_migrations(runner, "lock_test", package))
@@ -143,10 +134,10 @@ async def test_a_migration_that_waits_for_a_lock_gives_way_and_tries_again(
 
 
 async def test_a_migration_that_never_gets_its_lock_stops_the_start_and_changes_nothing(
-    empty_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     package = _lock_test_package(tmp_path, monkeypatch, "lock_refused_service", attempts=3)
-    runner, holder = [await asyncpg.connect(empty_database) for _ in range(2)]
+    runner, holder = [await asyncpg.connect(empty_database_url) for _ in range(2)]
     try:
         blocker = await _add_a_column_while_a_transaction_reads_the_table(runner, holder, tmp_path, package)
         with pytest.raises(MigrationError, match=r"0002_column could not take the locks .* \(200ms unless .* in 3 att"):
